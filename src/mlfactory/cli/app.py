@@ -1,0 +1,22 @@
+"""The ``mlfactory`` typer application."""
+
+from __future__ import annotations
+
+import typer
+
+from mlfactory.cli.data_cmd import data_app
+from mlfactory.cli.demo_cmd import demo
+from mlfactory.cli.models_cmd import models
+from mlfactory.cli.pipeline_cmd import pipeline_app
+
+app = typer.Typer(
+    name="mlfactory",
+    help="ML factory for intraday futures: leak-free datasets, models, stacked ensembles, backtests.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data_app, name="data")
+app.add_typer(pipeline_app, name="pipeline")
+app.command("models")(models)
+app.command("demo")(demo)

@@ -1,0 +1,59 @@
+"""``mlfactory pipeline run``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlfactory.cli.common import console, emit_json, progress, user_errors
+from mlfactory.cli.options import (
+    ConfigPath,
+    Json,
+    PointValue,
+    Policies,
+    Session,
+    Stamp,
+    Symbol,
+    TickSize,
+    Tz,
+    make_config,
+    make_instrument,
+)
+from mlfactory.pipeline import run_pipeline
+
+pipeline_app = typer.Typer(
+    help="Build a run directory: canonical bars, ladder, features, labels, splits.", no_args_is_help=True
+)
+
+
+@pipeline_app.command("run")
+@user_errors
+def run(
+    data: Annotated[Path, typer.Option("--data", "-d", help="raw 1-minute bars (CSV, CSV.gz, Parquet)")],
+    symbol: Symbol,
+    out: Annotated[Path, typer.Option("--out", "-o", help="run directory to create or update")],
+    config: ConfigPath = None,
+    base_timeframe: Annotated[
+        str | None, typer.Option("--base-timeframe", help="decision timeframe (default 5m)")
+    ] = None,
+    tick_size: TickSize = None,
+    point_value: PointValue = None,
+    session: Session = None,
+    tz: Tz = None,
+    stamp: Stamp = None,
+    policy: Policies = None,
+    force: Annotated[bool, typer.Option("--force", help="ignore cached stages")] = False,
+    json_out: Json = False,
+) -> None:
+    """Run the data pipeline into OUT (stages already done with the same inputs are skipped)."""
+    instrument = make_instrument(symbol, tick_size, point_value, session)
+    cfg = make_config(config, tz, stamp, policy, base_timeframe=base_timeframe)
+    result = run_pipeline(data, instrument, cfg, out, progress=progress, force=force)
+    summary = result.summary()
+    if json_out:
+        emit_json(summary)
+    else:
+        console.print(f"[green]run written to[/] {result.run.root}")
+        console.print("bars: " + ", ".join(f"{tf} {n:,}" for tf, n in result.ladder_rows.items()))

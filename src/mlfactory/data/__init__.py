@@ -1,0 +1,1 @@
+"""Ingest, validation, instruments, sessions, the timeframe ladder and as-of alignment."""

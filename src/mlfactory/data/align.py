@@ -1,0 +1,40 @@
+"""As-of alignment: attach a coarser timeframe's values to finer (or decision) timestamps.
+
+Timestamps mark bar closes, so a higher bar stamped ``T`` has closed at ``T`` and is usable at any
+timestamp ``>= T``. The join takes, for each left timestamp, the latest right row stamped at or
+before it — never a bar that is still forming.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from mlfactory.errors import DataError
+
+
+def asof_align(
+    left_timestamps: pl.Series | pl.DataFrame,
+    right: pl.DataFrame,
+    *,
+    columns: list[str] | None = None,
+    suffix: str = "",
+    max_staleness: pl.Duration | str | None = None,
+) -> pl.DataFrame:
+    """For each left timestamp, the values of the latest ``right`` row with ``timestamp <= t``.
+
+    Returns a frame with the left ``timestamp`` column and the chosen right columns (renamed with
+    ``suffix``); rows with no closed right bar yet (or one older than ``max_staleness``) get nulls.
+    """
+    left = (
+        left_timestamps.to_frame("timestamp")
+        if isinstance(left_timestamps, pl.Series)
+        else left_timestamps.select("timestamp")
+    )
+    cols = columns if columns is not None else [c for c in right.columns if c != "timestamp"]
+    for frame, name in ((left, "left"), (right, "right")):
+        if not frame["timestamp"].is_sorted():
+            raise DataError(f"asof_align: {name} timestamps must be sorted ascending")
+    r = right.select("timestamp", *cols).rename({c: f"{c}{suffix}" for c in cols} if suffix else {})
+    r = r.with_columns(pl.col("timestamp").alias("_right_ts"))
+    out = left.join_asof(r, on="timestamp", strategy="backward", tolerance=max_staleness)
+    return out.drop("_right_ts")

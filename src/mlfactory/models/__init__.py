@@ -1,0 +1,1 @@
+"""Model protocol, registry and the model families (tabular, sequence, ensemble)."""

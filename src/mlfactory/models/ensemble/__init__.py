@@ -1,0 +1,1 @@
+"""Ensemble models, one per file."""

@@ -1,0 +1,1 @@
+"""Sequence models, one per file."""

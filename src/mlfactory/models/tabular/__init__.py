@@ -1,0 +1,1 @@
+"""Tabular models, one per file."""
