@@ -125,9 +125,10 @@ def amihud_illiquidity(close: np.ndarray, volume: np.ndarray, window: int) -> np
     check_positive_prices(close=c)
     check_volume(v)
     traded = v > 0.0
+    r = log_returns(c)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.abs(log_returns(c)) / (c * v)
-    ratio[~traded & ~np.isnan(ratio)] = 0.0  # excluded below; keep the array finite
+        ratio = np.abs(r) / (c * v)
+    ratio[~traded & np.isfinite(r)] = 0.0  # excluded below (0/0 included); keep the array finite
     return _rolling_mean_where(ratio, traded, w)
 
 

@@ -1,0 +1,136 @@
+"""The bars of one timeframe as float64/int64 numpy arrays, plus a memo for shared intermediates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import polars as pl
+
+from mlfactory.data.instruments import Instrument
+from mlfactory.errors import DataError
+from mlfactory.timeframes import check_timeframe, tf_minutes
+
+T = TypeVar("T")
+
+REQUIRED_COLUMNS: dict[str, str] = {
+    "timestamp": "Datetime(ns, UTC), the bar close",
+    "open": "float",
+    "high": "float",
+    "low": "float",
+    "close": "float",
+    "volume": "float",
+    "trading_day": "Date",
+    "session_open": "Datetime(ns, UTC)",
+    "session_close": "Datetime(ns, UTC)",
+}
+
+
+@dataclass
+class BarContext:
+    """Input of every feature's ``compute``: arrays of one timeframe, in time order."""
+
+    tf: str
+    instrument: Instrument
+    ts: np.ndarray  # int64 ns UTC, bar close
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    session_open: np.ndarray  # int64 ns UTC
+    session_close: np.ndarray  # int64 ns UTC
+    trading_day: np.ndarray  # datetime64[D]
+    state: dict[str, dict[str, Any]] = field(default_factory=dict)  # fitted state per feature name
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_bars(cls, bars: pl.DataFrame, tf: str, instrument: Instrument) -> BarContext:
+        check_bars(bars, tf)
+        f64 = bars.select(pl.col(c).cast(pl.Float64) for c in ("open", "high", "low", "close", "volume"))
+        return cls(
+            tf=tf,
+            instrument=instrument,
+            ts=bars["timestamp"].dt.epoch("ns").to_numpy(),
+            open=f64["open"].to_numpy(),
+            high=f64["high"].to_numpy(),
+            low=f64["low"].to_numpy(),
+            close=f64["close"].to_numpy(),
+            volume=f64["volume"].to_numpy(),
+            session_open=bars["session_open"].dt.epoch("ns").to_numpy(),
+            session_close=bars["session_close"].dt.epoch("ns").to_numpy(),
+            trading_day=bars["trading_day"].to_numpy().astype("datetime64[D]"),
+        )
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    def memo(self, key: Any, fn: Callable[[], T]) -> T:
+        """Compute ``fn()`` once per context (shared intermediates such as an ATR or MACD triple)."""
+        if key not in self._memo:
+            self._memo[key] = fn()
+        return self._memo[key]
+
+    @property
+    def log_close(self) -> np.ndarray:
+        return self.memo("log_close", lambda: np.log(self.close))
+
+    @property
+    def ret1(self) -> np.ndarray:
+        """One-bar log return (NaN at the first bar)."""
+
+        def _ret1() -> np.ndarray:
+            r = np.empty_like(self.close)
+            r[0] = np.nan
+            np.subtract(self.log_close[1:], self.log_close[:-1], out=r[1:])
+            return r
+
+        return self.memo("ret1", _ret1)
+
+    @property
+    def bars_per_year(self) -> float:
+        """Bars of this timeframe in a year of trading, from the instrument's real session length."""
+        session = self.instrument.session
+        per_day = session.trading_minutes_per_day / min(tf_minutes(self.tf), session.trading_minutes_per_day)
+        return per_day * session.trading_days_per_year
+
+
+def check_bars(bars: pl.DataFrame, tf: str) -> None:
+    """Fail fast on the input contract: columns, dtypes, order, positive prices."""
+    check_timeframe(tf)
+    missing = [c for c in REQUIRED_COLUMNS if c not in bars.columns]
+    if missing:
+        need = ", ".join(f"{c} ({REQUIRED_COLUMNS[c]})" for c in missing)
+        raise DataError(
+            f"features on {tf}: bars lack columns {need}; build them with the ladder (data.resample)"
+        )
+    for col in ("timestamp", "session_open", "session_close"):
+        dtype = bars.schema[col]
+        if not isinstance(dtype, pl.Datetime) or dtype.time_unit != "ns" or dtype.time_zone != "UTC":
+            raise DataError(f"features on {tf}: column {col} must be Datetime('ns', 'UTC'), got {dtype}")
+    if bars.height == 0:
+        raise DataError(f"features on {tf}: no bars")
+    null_cols = [c for c in REQUIRED_COLUMNS if bars[c].null_count()]
+    if null_cols:
+        raise DataError(f"features on {tf}: columns {null_cols} contain nulls; validate the bars first")
+    ts = bars["timestamp"]
+    if not ts.is_sorted() or ts.n_unique() != bars.height:
+        raise DataError(f"features on {tf}: timestamps must be strictly increasing (sorted, no duplicates)")
+    prices = bars.select(pl.min_horizontal("open", "high", "low", "close").min()).item()
+    if not prices > 0:
+        raise DataError(
+            f"features on {tf}: non-positive price {prices} found; log-price features need positive prices "
+            "(shift or drop the affected contract's bars)"
+        )
+    bad = bars.select(
+        ~pl.all_horizontal(
+            pl.col(c).cast(pl.Float64).is_finite() for c in ("open", "high", "low", "close", "volume")
+        )
+    ).to_series()
+    if bad.any():
+        row = int(bad.arg_true()[0])
+        raise DataError(f"features on {tf}: non-finite OHLCV at row {row} ({bars['timestamp'][row]})")
+    if bars.select((pl.col("volume") < 0).any()).item():
+        raise DataError(f"features on {tf}: negative volume; validate the bars first")
