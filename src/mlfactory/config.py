@@ -70,10 +70,91 @@ class LadderConfig(_Section):
         return tuple(tf for tf in default_mtf_timeframes(self.base_timeframe) if tf in self.timeframes)
 
 
+class FeaturesConfig(_Section):
+    timeframes: tuple[str, ...] = Field(
+        default=("5m", "15m", "1h"),
+        description="timeframes with a feature file; the base timeframe is always added",
+    )
+    mtf_features: tuple[str, ...] | None = Field(
+        default=None,
+        description="indicators joined from coarser timeframes; null = the registry's default subset",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> FeaturesConfig:
+        try:
+            for tf in self.timeframes:
+                check_timeframe(tf, "features.timeframes")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class BarrierConfig(_Section):
+    mode: Literal["fixed", "optimize"] = Field(
+        default="fixed",
+        description="fixed k_up/k_down, or optimise them per horizon on training rows (Optuna)",
+    )
+    k_up: float = Field(default=2.0, gt=0)
+    k_down: float = Field(default=2.0, gt=0)
+    n_trials: int = Field(default=40, ge=1)
+    k_range: tuple[float, float] = (0.25, 6.0)
+
+
+class LabelsConfig(_Section):
+    horizons: tuple[int, ...] = (5, 10, 15, 20)
+    atr_window: int = Field(default=14, ge=2, description="ATR window in decision bars (Wilder, TA-Lib)")
+    max_gap_minutes: int = Field(
+        default=15, ge=1, description="a label window ends at a gap longer than this"
+    )
+    barriers: BarrierConfig = Field(default_factory=BarrierConfig)
+    oldest_weight: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="time decay of sample weights: weight of the oldest training row; null = none",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> LabelsConfig:
+        if not self.horizons or len(set(self.horizons)) != len(self.horizons) or min(self.horizons) < 1:
+            raise ValueError(
+                f"labels.horizons: expected distinct positive integers, got {list(self.horizons)}"
+            )
+        return self
+
+
+class SplitsConfig(_Section):
+    fractions: tuple[float, float, float] = (0.70, 0.15, 0.15)
+    embargo_bars: int | None = Field(
+        default=None,
+        ge=0,
+        description="embargo after each boundary in decision bars; null = the largest horizon",
+    )
+
+
 class PipelineConfig(_Section):
     seed: int = 42
     data: DataConfig = Field(default_factory=DataConfig)
     ladder: LadderConfig = Field(default_factory=LadderConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    splits: SplitsConfig = Field(default_factory=SplitsConfig)
+
+    @model_validator(mode="after")
+    def _check_cross(self) -> PipelineConfig:
+        missing = [tf for tf in self.features.timeframes if tf != "1m" and tf not in self.ladder.timeframes]
+        if missing:
+            raise ValueError(f"features.timeframes {missing} are not in ladder.timeframes")
+        return self
+
+    @property
+    def feature_timeframes(self) -> tuple[str, ...]:
+        from mlfactory.timeframes import sort_timeframes
+
+        return tuple(
+            sort_timeframes(list(dict.fromkeys((self.ladder.base_timeframe, *self.features.timeframes))))
+        )
 
 
 def _format(source: str, exc: ValidationError) -> str:

@@ -6,6 +6,7 @@ import typer
 
 from mlfactory.cli.data_cmd import data_app
 from mlfactory.cli.demo_cmd import demo
+from mlfactory.cli.features_cmd import features_app
 from mlfactory.cli.models_cmd import models
 from mlfactory.cli.pipeline_cmd import pipeline_app
 
@@ -18,5 +19,6 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(features_app, name="features")
 app.command("models")(models)
 app.command("demo")(demo)

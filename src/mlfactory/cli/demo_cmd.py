@@ -61,4 +61,10 @@ def demo(
         f"data: {data} → {v['rows_out']:,} bars, {v['trading_days']} trading days, gaps {v['gaps']['by_kind']}"
     )
     console.print("ladder: " + ", ".join(f"{tf} {n:,}" for tf, n in result.ladder_rows.items()))
+    feats = result.manifest.get("features") or {}
+    console.print("features: " + ", ".join(f"{tf} {f['columns']} columns" for tf, f in feats.items()))
+    labels = (result.manifest.get("labels") or {}).get("horizons", {})
+    console.print(
+        "labels: " + "; ".join(f"h{h} {v['rows']:,} rows {v['label_share']}" for h, v in labels.items())
+    )
     console.print(f"run directory: [bold]{result.run.root}[/]")

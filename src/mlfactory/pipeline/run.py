@@ -20,6 +20,7 @@ from mlfactory.data.instruments import Instrument
 from mlfactory.data.resample import build_ladder, to_ladder_frame_1m
 from mlfactory.data.validate import ValidationReport, validate_bars
 from mlfactory.errors import DataError
+from mlfactory.pipeline.dataset_stages import decision_clock, features_stage, labels_stage
 from mlfactory.run_dir import RunDir, StageRecorder, package_versions, stable_hash
 
 ProgressFn = Any  # callable(str) -> None
@@ -44,6 +45,8 @@ class PipelineResult:
             "ladder_rows": self.ladder_rows,
             "base_timeframe": self.manifest["config"]["ladder"]["base_timeframe"],
             "mtf_timeframes": self.manifest.get("mtf_timeframes"),
+            "features": self.manifest.get("features"),
+            "labels": self.manifest.get("labels"),
             "stage_seconds": {k: v.get("seconds") for k, v in self.manifest["stages"].items()},
             "cached_stages": self.cached_stages,
         }
@@ -86,6 +89,8 @@ def run_pipeline(
         "seed": config.seed,
         "versions": package_versions(),
         "stages": previous.get("stages", {}),
+        "features": previous.get("features"),
+        "labels": previous.get("labels"),
         "mtf_timeframes": list(config.ladder.resolved_mtf_timeframes),
     }
     rec = StageRecorder(run, manifest)
@@ -134,5 +139,34 @@ def run_pipeline(
                 st["outputs"].append(run.bars_path(tf))
                 ladder_rows[tf] = frame.height
     manifest["ladder_rows"] = ladder_rows
+    run.write_manifest(manifest)
+
+    ladder_frames = {"1m": bars_1m} | {tf: pl.read_parquet(run.bars_path(tf)) for tf in tfs}
+    clock = decision_clock(ladder_frames[config.ladder.base_timeframe], config)
+    cfg = manifest["config"]
+    split_key = {
+        "ladder": ladder_key,
+        "splits": cfg["splits"],
+        "atr": cfg["labels"]["atr_window"],
+        "base": cfg["ladder"]["base_timeframe"],
+    }
+    features_key = stable_hash(split_key | {"features": cfg["features"], "mtf": manifest["mtf_timeframes"]})
+    if rec.is_cached("features", features_key):
+        cached.append("features")
+        progress("features: cached")
+    else:
+        with rec.stage("features", features_key) as st:
+            outputs, manifest["features"] = features_stage(
+                run, ladder_frames, instrument, config, clock, progress
+            )
+            st["outputs"].extend(outputs)
+    labels_key = stable_hash(split_key | {"labels": cfg["labels"], "seed": config.seed})
+    if rec.is_cached("labels", labels_key):
+        cached.append("labels")
+        progress("labels: cached")
+    else:
+        with rec.stage("labels", labels_key) as st:
+            outputs, manifest["labels"] = labels_stage(run, bars_1m, instrument, config, clock, progress)
+            st["outputs"].extend(outputs)
     run.write_manifest(manifest)
     return PipelineResult(run, manifest, validation, ladder_rows, cached)

@@ -1,0 +1,73 @@
+"""``mlfactory report RUN`` and ``mlfactory leaderboard RUNS_DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from mlfactory.cli.common import console, emit_json, user_errors
+from mlfactory.evaluation.report import DEFAULT_METRIC, METRIC_DIRECTIONS, build_leaderboard, write_report
+from mlfactory.evaluation.report.html import fmt
+
+WIDE = 200
+Json = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+
+
+@user_errors
+def report(
+    run: Annotated[Path, typer.Argument(help="run directory (holds manifest.json)")],
+    json_out: Json = False,
+) -> None:
+    """Write RUN/report.html (one self-contained file, no network needed) and print its path."""
+    result = write_report(run)
+    if json_out:
+        emit_json(result.summary())
+        return
+    missing = [s.title for s in result.sections if not s.available]
+    note = f"; not available in this run: {', '.join(missing)}" if missing else ""
+    console.print(Text(f"report: {len(result.sections)} sections{note}"))
+    typer.echo(str(result.path))
+
+
+@user_errors
+def leaderboard(
+    runs_dir: Annotated[
+        Path, typer.Argument(help="directory holding run directories (searched recursively)")
+    ],
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric", "-m", help=f"sort key, one of: {', '.join(METRIC_DIRECTIONS)} (direction is known)"
+        ),
+    ] = DEFAULT_METRIC,
+    split: Annotated[str, typer.Option("--split", help="test or val")] = "test",
+    json_out: Json = False,
+) -> None:
+    """One table of every model and ensemble across the runs under RUNS_DIR, best first."""
+    board = build_leaderboard(runs_dir, metric, split)
+    if json_out:
+        emit_json(board.to_json())
+        return
+    if not board.rows:
+        console.print(
+            Text(
+                f"{len(board.runs)} run(s) under {runs_dir}, but none has a models/ or ensembles/ metrics.json"
+            )
+        )
+        return
+    table = Table(
+        "#",
+        *board.columns,
+        title=f"{len(board.rows)} models/ensembles in {len(board.runs)} run(s), by {metric} on {split} "
+        f"({board.direction} is better)",
+    )
+    for rank, row in enumerate(board.rows, start=1):
+        table.add_row(str(rank), *(Text(fmt(row[c])) for c in board.columns))
+    # Off a terminal (logs, CI) rich would squash the table to 80 columns.
+    out = console if console.is_terminal else Console(stderr=True, highlight=False, width=WIDE)
+    out.print(table)
