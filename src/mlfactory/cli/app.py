@@ -9,6 +9,8 @@ from mlfactory.cli.demo_cmd import demo
 from mlfactory.cli.features_cmd import features_app
 from mlfactory.cli.models_cmd import models
 from mlfactory.cli.pipeline_cmd import pipeline_app
+from mlfactory.cli.report_cmd import leaderboard, report
+from mlfactory.cli.train_cmd import cv, train
 
 app = typer.Typer(
     name="mlfactory",
@@ -22,3 +24,7 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(features_app, name="features")
 app.command("models")(models)
 app.command("demo")(demo)
+app.command("train")(train)
+app.command("cv")(cv)
+app.command("report")(report)
+app.command("leaderboard")(leaderboard)

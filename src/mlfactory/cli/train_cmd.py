@@ -1,0 +1,129 @@
+"""``mlfactory train`` and ``mlfactory cv``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mlfactory.cli.common import console, emit_json, progress, user_errors
+
+Run = Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")]
+Horizon = Annotated[
+    int, typer.Option("--horizon", "-H", help="label horizon in decision bars (one of the run's horizons)")
+]
+Params = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="hyper-parameter override KEY=VALUE (repeatable)")
+]
+Json = Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")]
+Seed = Annotated[int | None, typer.Option("--seed", help="seed (default: the run's seed)")]
+NJobs = Annotated[int, typer.Option("--n-jobs", help="threads/processes a model may use")]
+
+
+def _headline(metrics: dict, split: str) -> dict:
+    m = metrics["classification"][split]
+    t = metrics["trading"][split]["strategy"]
+    return {
+        "log_loss": m["model"]["log_loss"],
+        "prior_log_loss": m["prior"]["log_loss"],
+        "balanced_accuracy": m["model"]["balanced_accuracy"],
+        "sharpe": t["sharpe"],
+        "total_pnl_currency": t["total_pnl_currency"],
+        "trades": t["trade_count"],
+    }
+
+
+@user_errors
+def train(
+    run: Run,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="registered model name (see `mlfactory models`)")
+    ],
+    horizon: Horizon,
+    timeframe: Annotated[
+        str | None, typer.Option("--timeframe", help="override the model's primary timeframe")
+    ] = None,
+    feature_set: Annotated[
+        str | None, typer.Option("--feature-set", help="override the model's feature set")
+    ] = None,
+    param: Params = None,
+    seed: Seed = None,
+    n_jobs: NJobs = 1,
+    json_out: Json = False,
+) -> None:
+    """Train one model on the training split (early stopping on val) and evaluate it on val and test."""
+    from mlfactory.training.train import train_model
+
+    result = train_model(
+        run, model, horizon, params=param or [], timeframe=timeframe, feature_set=feature_set,
+        seed=seed, n_jobs=n_jobs, progress=progress,
+    )  # fmt: skip
+    summary = {
+        "model": model,
+        "horizon": horizon,
+        "directory": str(result.directory),
+        "rows": result.metrics["rows"],
+        "val": _headline(result.metrics, "val"),
+        "test": _headline(result.metrics, "test"),
+    }
+    if json_out:
+        emit_json(summary)
+        return
+    table = Table(
+        "split",
+        "log loss",
+        "prior log loss",
+        "bal. acc.",
+        "sharpe",
+        "P&L",
+        "trades",
+        title=f"{model} h{horizon}",
+    )
+    for split in ("val", "test"):
+        h = summary[split]
+        table.add_row(
+            split, f"{h['log_loss']:.4f}", f"{h['prior_log_loss']:.4f}", f"{h['balanced_accuracy']:.3f}",
+            f"{h['sharpe']:.2f}", f"{h['total_pnl_currency']:,.0f}", str(h["trades"]),
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"model written to {result.directory}")
+
+
+@user_errors
+def cv(
+    run: Run,
+    models: Annotated[str, typer.Option("--models", help="comma-separated model names")],
+    horizon: Horizon,
+    n_splits: Annotated[int, typer.Option("--n-splits", "-k", help="number of folds (CPCV: groups)")] = 5,
+    method: Annotated[str, typer.Option("--method", help="purged | walk-forward | cpcv")] = "purged",
+    test_groups: Annotated[int, typer.Option("--test-groups", help="CPCV: test groups per split")] = 2,
+    tune: Annotated[int, typer.Option("--tune", help="Optuna trials per model (0 = no tuning)")] = 0,
+    param: Params = None,
+    executor: Annotated[str, typer.Option("--executor", help="local | process")] = "local",
+    seed: Seed = None,
+    n_jobs: NJobs = 1,
+    json_out: Json = False,
+) -> None:
+    """Out-of-fold predictions for each model on the run's shared purged folds (optionally tuned)."""
+    from mlfactory.training.cross_validate import run_cv
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    summary = run_cv(
+        run, names, horizon, n_splits=n_splits, method=method, test_groups=test_groups, tune=tune,
+        params=param or [], executor=executor, seed=seed, n_jobs=n_jobs, progress=progress,
+    )  # fmt: skip
+    if json_out:
+        emit_json(summary)
+        return
+    table = Table("model", "OOF log loss", "prior", "coverage", "folds", title=f"{method} CV, h{horizon}")
+    for name, s in summary["models"].items():
+        table.add_row(
+            name,
+            f"{s['oof_log_loss']:.4f}",
+            f"{s['prior_log_loss']:.4f}",
+            f"{s['coverage']:.1%}",
+            str(s["folds"]),
+        )
+    console.print(table)

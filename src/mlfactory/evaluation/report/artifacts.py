@@ -1,0 +1,175 @@
+"""Read what a run directory holds for the report: manifest, labels, models and ensembles.
+
+A *missing* artifact is normal (a run that stopped after the data stage has no models) and is
+returned as ``None`` / an empty collection, so the report can say "not available in this run". An
+artifact that is *present but unreadable* (broken JSON, a parquet file without its required
+columns) raises ``ArtifactError`` naming the file: the report never hides a corrupt run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from mlfactory.errors import ArtifactError, DataError
+from mlfactory.evaluation.positions import check_probabilities
+from mlfactory.run_dir import RunDir
+
+PREDICTION_COLUMNS = ("timestamp", "label", "p_short", "p_neutral", "p_long")
+EQUITY_COLUMNS = ("timestamp", "equity_currency")
+EQUITY_OPTIONAL = ("drawdown_currency", "buy_and_hold_equity")
+LABEL_COLUMNS = ("timestamp", "label")
+LABEL_OPTIONAL = ("barrier",)
+_HORIZON_FILE = re.compile(r"^h(\d+)$")
+HEADLINE_KEYS = {
+    "deflated_sharpe": ("dsr", "deflated_sharpe", "deflated_sharpe_ratio", "value"),
+    "pbo": ("pbo", "value"),
+}
+
+Kind = Literal["model", "ensemble"]
+
+
+@dataclass(frozen=True)
+class EvaluatedModel:
+    """One ``models/<name>_h<H>/`` or ``ensembles/<id>/`` directory and what it holds."""
+
+    kind: Kind
+    name: str  # the directory name: unique within its kind
+    path: Path
+    metrics: dict[str, Any] | None
+    predictions: pl.DataFrame | None  # predictions_test.parquet
+    equity: pl.DataFrame | None  # equity_test.parquet
+
+    @property
+    def label(self) -> str:
+        return self.name if self.kind == "model" else f"{self.name} (ensemble)"
+
+    def section(self, *keys: str) -> Any:
+        """``metrics[k1][k2]...`` or ``None`` when any level is missing."""
+        return dig(self.metrics, *keys)
+
+
+@dataclass(frozen=True)
+class RunArtifacts:
+    root: Path
+    manifest: dict[str, Any]
+    labels: dict[int, pl.DataFrame]  # horizon → labels frame (label and, when present, barrier)
+    models: list[EvaluatedModel]  # single models first, then ensembles, each sorted by name
+
+    @property
+    def symbol(self) -> str:
+        return str(self.manifest.get("symbol") or "unknown symbol")
+
+
+def dig(node: Any, *keys: str) -> Any:
+    """``node[k1][k2]...`` or ``None`` when any level is missing or not a mapping."""
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def overfitting_headline(metrics: dict[str, Any] | None, stat: str) -> float | None:
+    """The headline number of ``metrics["overfitting"][stat]`` (``deflated_sharpe`` or ``pbo``): the
+    entry itself when it is a number, else its first key among ``HEADLINE_KEYS[stat]``."""
+    node = dig(metrics, "overfitting", stat)
+    if isinstance(node, dict):
+        node = next((node[k] for k in HEADLINE_KEYS[stat] if k in node), None)
+    if isinstance(node, bool) or not isinstance(node, int | float):
+        return None
+    return float(node)
+
+
+def load_run(root: Path) -> RunArtifacts:
+    """Everything the report reads from ``root``; ``ArtifactError`` when ``root`` is not a run directory."""
+    run = RunDir(Path(root))
+    if not run.root.is_dir():
+        raise ArtifactError(f"{run.root}: no such directory; pass a run directory (it holds manifest.json)")
+    manifest = run.require()
+    return RunArtifacts(
+        root=run.root,
+        manifest=manifest,
+        labels=load_labels(run.root / "labels"),
+        models=_load_kind(run.root / "models", "model") + _load_kind(run.root / "ensembles", "ensemble"),
+    )
+
+
+def load_labels(directory: Path) -> dict[int, pl.DataFrame]:
+    out: dict[int, pl.DataFrame] = {}
+    if not directory.is_dir():
+        return out
+    for path in directory.glob("h*.parquet"):
+        match = _HORIZON_FILE.match(path.stem)
+        if match:
+            out[int(match.group(1))] = read_parquet(path, LABEL_COLUMNS, LABEL_OPTIONAL)
+    return dict(sorted(out.items()))
+
+
+def load_metrics(path: Path) -> dict[str, Any] | None:
+    """A metrics.json (NaN / Infinity allowed), ``None`` when absent."""
+    if not path.is_file():
+        return None
+    try:
+        obj = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path}: not valid JSON ({exc}); rerun the step that wrote it") from exc
+    if not isinstance(obj, dict):
+        raise ArtifactError(f"{path}: expected a JSON object of metrics, got {type(obj).__name__}")
+    return obj
+
+
+def read_parquet(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The required (and any present optional) columns of a parquet file, sorted by timestamp."""
+    try:
+        schema = pl.read_parquet_schema(path)
+    except Exception as exc:  # polars raises several error types for a damaged file
+        raise ArtifactError(
+            f"{path}: not a readable parquet file ({exc}); rerun the step that wrote it"
+        ) from exc
+    missing = [c for c in required if c not in schema]
+    if missing:
+        raise ArtifactError(
+            f"{path}: missing column(s) {', '.join(missing)} (has {', '.join(schema)}); "
+            "rerun the step that wrote it with this version of mlfactory"
+        )
+    columns = list(required) + [c for c in optional if c in schema]
+    return pl.read_parquet(path, columns=columns).sort("timestamp")
+
+
+def read_predictions(path: Path) -> pl.DataFrame:
+    """predictions_test.parquet, checked: labels in {-1, 0, 1} and rows of valid class probabilities."""
+    frame = read_parquet(path, PREDICTION_COLUMNS)
+    labels = frame["label"].to_numpy()
+    if frame["label"].null_count() or not np.isin(labels, (-1, 0, 1)).all():
+        raise ArtifactError(f"{path}: column label must hold -1, 0 or 1 on every row; rerun the evaluation")
+    try:
+        check_probabilities(frame.select(PREDICTION_COLUMNS[2:]).to_numpy(), name=str(path))
+    except DataError as exc:
+        raise ArtifactError(f"{exc}; rerun the evaluation that wrote it") from exc
+    return frame
+
+
+def _load_kind(directory: Path, kind: Kind) -> list[EvaluatedModel]:
+    if not directory.is_dir():
+        return []
+    out = []
+    for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
+        pred_path, eq_path = sub / "predictions_test.parquet", sub / "equity_test.parquet"
+        out.append(
+            EvaluatedModel(
+                kind=kind,
+                name=sub.name,
+                path=sub,
+                metrics=load_metrics(sub / "metrics.json"),
+                predictions=read_predictions(pred_path) if pred_path.is_file() else None,
+                equity=read_parquet(eq_path, EQUITY_COLUMNS, EQUITY_OPTIONAL) if eq_path.is_file() else None,
+            )
+        )
+    return out
