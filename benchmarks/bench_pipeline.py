@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import measure  # noqa: E402
+from _measure import measure
 
 REPLACED = {300_000: (87.3, 2478), 1_000_000: (417.6, 6539)}
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench" / "SYN300K_1m.parquet"
@@ -83,12 +83,12 @@ def main() -> None:
         generate_bars(30_000, seed=2).write_parquet(warm)
         measure(_pipeline, str(warm), f"{tmp}/warm_run")
         if args.file:
-            secs, peak, res = measure(_pipeline, str(args.file), f"{tmp}/run_file")
+            _, peak, res = measure(_pipeline, str(args.file), f"{tmp}/run_file")
             _report(f"{args.file.name}", 300_000 if "300K" in args.file.name else res["rows"], res["wall"], peak, res)
         if args.bars:
             big = Path(tmp) / "big.parquet"
             generate_bars(args.bars, seed=1).write_parquet(big)
-            secs, peak, res = measure(_pipeline, str(big), f"{tmp}/run_big")
+            _, peak, res = measure(_pipeline, str(big), f"{tmp}/run_big")
             _report(f"generated {args.bars:,}", args.bars, res["wall"], peak, res)
         _, _, best = measure(_labels_1m_decisions)
         print(f"labels: 1,000,000 decisions × 4 horizons (5M-minute path): {best:.3f} s (best of 3)")

@@ -9,6 +9,7 @@ Inputs that stamp the bar's open are shifted by one bar (``stamp="open"``).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -107,9 +108,13 @@ def _parse_time(df: pl.DataFrame, cols: list[str], path: Path) -> pl.Series:
             raise DataError(
                 f"{path}: time column {cols[0]!r} has empty values (first at row {_first_null_row(series)})"
             )
-        unit = _epoch_unit(float(series.abs().max() or 0))
+        as_float = series.cast(pl.Float64)
+        unit = _epoch_unit(float(as_float.filter(as_float.is_finite()).abs().max() or 0))
         factor = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[unit]
-        return (series.cast(pl.Float64) * factor).round(0).cast(pl.Int64).cast(pl.Datetime("ns", "UTC"))
+        _check_epoch_range(as_float * factor, cols[0], path)
+        if dtype.is_integer():  # stays exact: a Float64 detour would round nanoseconds
+            return (series.cast(pl.Int64) * factor).cast(pl.Datetime("ns", "UTC"))
+        return (as_float * factor).round(0).cast(pl.Int64).cast(pl.Datetime("ns", "UTC"))
     if dtype == pl.Date:
         raise DataError(f"{path}: time column {cols[0]!r} holds dates only; 1-minute bars need a time of day")
     text = series.cast(pl.String).str.strip_chars()
@@ -129,13 +134,29 @@ def _parse_time(df: pl.DataFrame, cols: list[str], path: Path) -> pl.Series:
         except (pl.exceptions.PolarsError, ValueError) as exc:
             errors.append(str(exc).splitlines()[0])
     if parsed is None:
-        bad = text.str.to_datetime(time_unit="ns", strict=False)
-        row = _first_null_row(bad)
+        try:
+            unparsed = text.str.to_datetime(time_unit="ns", strict=False).is_null() & text.is_not_null()
+        except pl.exceptions.PolarsError:  # no format fits the first value, from which polars infers it
+            unparsed = text.is_not_null()
+        row = int(unparsed.arg_max() or 0) + 1
         raise DataError(
             f"{path}: row {row}, column {cols[0]!r}: cannot parse {text[row - 1]!r} as a timestamp; "
             "use ISO 8601 (2025-06-12 04:01:00), epoch seconds/ms/ns, or separate date and time columns"
         )
     return parsed
+
+
+_MAX_EPOCH_NS = 9.2e18  # int64 nanoseconds reach 2262-04-11
+
+
+def _check_epoch_range(ns: pl.Series, col: str, path: Path) -> None:
+    bad = ~ns.is_finite() | (ns.abs() > _MAX_EPOCH_NS)
+    if bad.any():
+        row = int(bad.arg_max() or 0) + 1
+        raise DataError(
+            f"{path}: row {row}, column {col!r}: epoch value out of range (inf, NaN or past year 2262); "
+            "use epoch seconds/ms/ns since 1970 or ISO 8601 strings"
+        )
 
 
 def _first_null_row(s: pl.Series) -> int:
@@ -181,9 +202,14 @@ def ingest(path: Path, *, timezone: str, stamp: Literal["open", "close"] = "clos
         raise DataError(f"{path}: the file has no rows")
     time_cols, fields = _find_columns(raw, path)
     ts = _parse_time(raw, time_cols, path)
+    if ts.null_count():
+        raise DataError(
+            f"{path}: row {_first_null_row(ts)}, column {'+'.join(time_cols)!r}: empty timestamp; "
+            "every row needs a time (remove the row or fill in its time)"
+        )
     ts = localize(ts, timezone, path)
     if stamp == "open":
-        ts = ts + pl.duration(minutes=BAR_MINUTES)
+        ts = ts + timedelta(minutes=BAR_MINUTES)
     elif stamp != "close":
         raise DataError(f"--stamp must be 'open' or 'close', got {stamp!r}")
     cols = {}

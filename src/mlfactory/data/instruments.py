@@ -158,7 +158,10 @@ def get_instrument(
                 f"unknown symbol {symbol!r}: not in configs/instruments.yaml (known: {', '.join(sorted(book.instruments))}). "
                 f"Add it there, or pass {', '.join(missing)} explicitly"
             )
-        entry = _InstrumentEntry(tick_size=tick_size, point_value=point_value, session=session)  # type: ignore[arg-type]
+        try:
+            entry = _InstrumentEntry(tick_size=tick_size, point_value=point_value, session=session)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            raise ConfigError(_format_validation(Path("<command line>"), exc)) from exc
     session_name = session or entry.session
     if session_name not in book.sessions:
         raise ConfigError(

@@ -3,9 +3,11 @@
 Bins are anchored at each exchange session's open, so a bar never spans the daily break or a
 weekend: on CME Globex a 4h bar runs 17:00–21:00, …, 13:00–16:00 Chicago (the last bin of a
 session is cut at the session close). Daily bars follow the exchange trading day. Each bar is
-stamped at its close: the end of its bin, or the session close for a cut bin (or the last minute
-it holds, if a kept out-of-session minute runs later). Bars are built with run-length reductions
-over the sorted 1-minute arrays — no per-bar Python work.
+stamped at its close: the end of its bin, or the session close for a cut bin. Minutes after the
+session close (out-of-session bars kept with a warning) start their own bin at the close, stamped
+at the bin's end, so they never move a bar that already closed; only a daily bar absorbs them
+(stamped at its last minute). Bars are built with run-length reductions over the sorted 1-minute
+arrays — no per-bar Python work.
 
 ``complete`` is False for the bins at the data's two ends that the data does not fully cover;
 by default those partial bars are dropped.
@@ -35,7 +37,10 @@ def _bin_ends(
     width = tf_minutes(tf) * MINUTE_NS
     k = (ts - MINUTE_NS - s_open) // width
     start = s_open + k * width
-    return start, start + width
+    end = start + width
+    # A minute after the close must not join (and re-stamp) the bin cut at the close.
+    late = ts > s_close
+    return np.where(late, np.maximum(start, s_close), start), end
 
 
 def resample(bars_1m: pl.DataFrame, tf: str, *, partial: Literal["drop", "flag"] = "drop") -> pl.DataFrame:
@@ -69,8 +74,9 @@ def resample(bars_1m: pl.DataFrame, tf: str, *, partial: Literal["drop", "flag"]
     v = bars_1m["volume"].to_numpy()
     bin_start = start[starts]
     nominal_end = end[starts] if tf != "1d" else s_close[starts]
-    # Cut at the session close; a kept out-of-session minute can push the stamp later (never earlier than its data).
-    stamp = np.maximum(np.minimum(nominal_end, s_close[starts]), ts[last])
+    # Cut at the session close; bins after the close (kept out-of-session minutes) end at their nominal end.
+    cut_end = np.where(bin_start >= s_close[starts], nominal_end, np.minimum(nominal_end, s_close[starts]))
+    stamp = np.maximum(cut_end, ts[last])
     first_open_time = ts[0] - MINUTE_NS
     complete = (first_open_time <= bin_start) & (ts[-1] >= stamp)
     out = pl.DataFrame(

@@ -69,6 +69,8 @@ def _calendar_schedule(name: str, first: date, last: date) -> pl.DataFrame:
             f"instrument calendar {name!r} is not a pandas-market-calendars calendar: {exc}"
         ) from exc
     sched = cal.schedule(start_date=first.isoformat(), end_date=last.isoformat())
+    if sched.empty:  # no exchange day in the range (e.g. only weekend bars): pandas loses the dtypes
+        return pl.DataFrame(schema={"trading_day": pl.Date, "cal_close": pl.Int64})
     return pl.DataFrame(
         {
             "trading_day": np.asarray(sched.index.values, dtype="datetime64[D]"),

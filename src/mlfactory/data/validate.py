@@ -155,7 +155,7 @@ def validate_bars(
     incons = df.select(
         (pl.col("high") < body_hi) | (pl.col("low") > body_lo) | (pl.col("high") < pl.col("low"))
     ).to_series()
-    df = v.handle(df, "ohlc_inconsistent", incons, "high", _repair_ohlc)
+    df = v.handle(df, "ohlc_inconsistent", incons, _ohlc_bad_col(df, incons), _repair_ohlc)
     df = v.handle(df, "zero_volume", df["volume"] == 0, "volume")
 
     df = attach_sessions(df, instrument)
@@ -194,6 +194,15 @@ def _first_bad_col(df: pl.DataFrame, cols: tuple[str, ...], kind: str) -> str:
         if bad.fill_null(False).any():
             return c
     return cols[0]
+
+
+def _ohlc_bad_col(df: pl.DataFrame, incons: pl.Series) -> str:
+    """The column to name for the first inconsistent bar: ``high`` unless only its low is wrong."""
+    if not incons.any():
+        return "high"
+    row = df.row(int(incons.arg_max()), named=True)
+    high_ok = row["high"] >= max(row["open"], row["close"]) and row["high"] >= row["low"]
+    return "high" if not high_ok else "low"
 
 
 def _merge_duplicates(df: pl.DataFrame) -> pl.DataFrame:
@@ -258,6 +267,8 @@ def classify_gaps(df: pl.DataFrame, instrument: Instrument, unexpected_minutes: 
         early = _early_close_days(instrument, d0)
         k = np.where(bdays > 1, "holiday", np.where(weekday0 == 4, "weekend", "daily_break")).astype(object)
         k[early & (k == "daily_break")] = "holiday"
+        # A whole open exchange day is missing: an outage in the data, not a holiday.
+        k[_skips_calendar_day(instrument, d0, d1)] = "unexpected"
         k[(np.maximum(missing_close, missing_open) > unexpected_minutes * minute) & (k == "daily_break")] = (
             "unexpected"
         )
@@ -275,6 +286,15 @@ def classify_gaps(df: pl.DataFrame, instrument: Instrument, unexpected_minutes: 
         worst = gap[np.argmax(step[gap])]
         out["largest_at"] = str(df["timestamp"][int(worst) + 1])
     return out
+
+
+def _skips_calendar_day(instrument: Instrument, d0: np.ndarray, d1: np.ndarray) -> np.ndarray:
+    """True where the exchange calendar has a trading day strictly between ``d0`` and ``d1``."""
+    if not (instrument.calendar and instrument.session.kind == "exchange") or len(d0) == 0:
+        return np.zeros(len(d0), dtype=bool)
+    table = build_session_table(instrument, np.arange(d0.min(), d1.max() + 1))
+    cal = table.trading_day[table.is_calendar_day]
+    return (np.searchsorted(cal, d1, "left") - np.searchsorted(cal, d0, "right")) > 0
 
 
 def _early_close_days(instrument: Instrument, days: np.ndarray) -> np.ndarray:

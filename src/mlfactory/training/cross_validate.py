@@ -81,7 +81,7 @@ def params_per_model(models: Sequence[str], params: Sequence[str]) -> dict[str, 
     out: dict[str, list[str]] = {m: [] for m in models}
     for item in params:
         key = item.partition("=")[0].strip()
-        target, dot, field = key.partition(".")
+        target, dot, _ = key.partition(".")
         if dot and target in out:
             out[target].append(item[len(target) + 1 :])
             continue
