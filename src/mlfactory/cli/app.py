@@ -6,6 +6,7 @@ import typer
 
 from mlfactory.cli.data_cmd import data_app
 from mlfactory.cli.demo_cmd import demo
+from mlfactory.cli.ensemble_cmd import train_ensemble
 from mlfactory.cli.features_cmd import features_app
 from mlfactory.cli.models_cmd import models
 from mlfactory.cli.pipeline_cmd import pipeline_app
@@ -26,5 +27,6 @@ app.command("models")(models)
 app.command("demo")(demo)
 app.command("train")(train)
 app.command("cv")(cv)
+app.command("train-ensemble")(train_ensemble)
 app.command("report")(report)
 app.command("leaderboard")(leaderboard)

@@ -224,19 +224,23 @@ def _repair_ohlc(df: pl.DataFrame, mask: pl.Series) -> pl.DataFrame:
     )
 
 
+SPIKE_SCALE_SPAN = 1380  # about one trading day of 1-minute bars
+SPIKE_MIN_HISTORY = 20
+
+
 def _robust_spikes(r: np.ndarray, z: float) -> np.ndarray:
-    finite = np.isfinite(r)
-    out = np.zeros(len(r), dtype=bool)
-    if finite.sum() < 10:
-        return out
-    med = np.median(r[finite])
-    mad = np.median(np.abs(r[finite] - med)) * 1.4826
-    if mad == 0:  # many flat minutes: fall back to the mean absolute deviation
-        mad = np.mean(np.abs(r[finite] - med)) * 1.2533
-    if mad == 0:
-        return out
-    out[finite] = np.abs(r[finite] - med) / mad > z
-    return out
+    """Flag returns whose size exceeds ``z`` trailing standard deviations (causal: past bars only).
+
+    The scale at bar t is an exponentially weighted mean of |r| over bars before t (span about one
+    trading day), times 1.2533 (σ ≈ √(π/2)·E|r| for normal returns). Using only earlier bars means a
+    later bar never decides whether an earlier one is a spike — dropping spikes cannot leak the future.
+    The first ``SPIKE_MIN_HISTORY`` bars have too little history and are never flagged.
+    """
+    s = pl.Series(np.abs(r)).fill_nan(None)
+    scale = (s.ewm_mean(span=SPIKE_SCALE_SPAN, min_samples=SPIKE_MIN_HISTORY, ignore_nulls=True).shift(1) * 1.2533).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.abs(r) / scale
+    return np.nan_to_num(score, nan=0.0, posinf=0.0) > z
 
 
 def classify_gaps(df: pl.DataFrame, instrument: Instrument, unexpected_minutes: int) -> dict[str, Any]:

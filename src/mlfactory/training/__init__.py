@@ -1,0 +1,1 @@
+"""Training one model, out-of-fold generation and hyper-parameter tuning."""

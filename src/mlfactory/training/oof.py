@@ -1,0 +1,247 @@
+"""Out-of-fold predictions for any model on the shared folds, strictly nested (AFML ch. 7).
+
+Folds index the run's decision clock ``clock_ts`` (with label ends ``t1``), identical for every
+model. A model's dataset holds the clock rows it could build (a sequence model lacks its warm-up
+rows), matched by timestamp. For each fold:
+
+- train rows = the fold's training rows present in the dataset; when the model uses a validation
+  set (``uses_validation``, default true), the latest ``inner_val_frac`` of them become an inner
+  validation slice and the rest are purged and embargoed against it
+  (``mlfactory.splits.inner_validation_split``) — early stopping and calibration never see the
+  fold being predicted;
+- the model is fitted from scratch (same ``seed`` in every fold) and predicts the fold's test rows;
+- test rows absent from the dataset are reported in the coverage, never filled.
+
+(model, fold) jobs run through an ``Executor``; the dataset is shipped to workers once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlfactory.errors import ConfigError, DataError
+from mlfactory.models.base import PROBA_COLUMNS, Dataset, Model, ModelParams
+from mlfactory.runtime.executor import Executor
+from mlfactory.splits import Fold, inner_validation_split
+
+OOF_FILE = "oof.parquet"
+COVERAGE_FILE = "oof_coverage.json"
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """One (model, fold) job: what to build and the dataset rows to fit, validate on and predict."""
+
+    model_cls: type[Model]
+    params: dict[str, Any]
+    seed: int
+    n_jobs: int
+    fold_id: int
+    train_rows: np.ndarray
+    val_rows: np.ndarray | None
+    test_rows: np.ndarray
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    fold_id: int
+    test_rows: np.ndarray
+    proba: np.ndarray  # (len(test_rows), 3)
+
+
+@dataclass(frozen=True)
+class FoldCoverage:
+    fold_id: int
+    n_test: int  # test rows on the clock
+    n_predicted: int  # of which the model had rows for
+    n_train: int
+    n_val: int
+
+
+@dataclass(frozen=True)
+class OofCoverage:
+    """How many of the folds' test rows the model predicted; ``missing`` lists the others."""
+
+    folds: list[FoldCoverage]
+    missing: pl.DataFrame  # timestamp, fold
+
+    @property
+    def n_test(self) -> int:
+        return sum(f.n_test for f in self.folds)
+
+    @property
+    def n_predicted(self) -> int:
+        return sum(f.n_predicted for f in self.folds)
+
+    @property
+    def fraction(self) -> float:
+        return self.n_predicted / self.n_test if self.n_test else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_test": self.n_test,
+            "n_predicted": self.n_predicted,
+            "fraction": self.fraction,
+            "folds": [f.__dict__ for f in self.folds],
+            "missing_timestamps_ns": self.missing["timestamp"].dt.epoch("ns").to_list(),
+            "missing_folds": self.missing["fold"].to_list(),
+        }
+
+
+@dataclass(frozen=True)
+class OofResult:
+    frame: pl.DataFrame  # timestamp, fold, p_short, p_neutral, p_long — sorted by (timestamp, fold)
+    coverage: OofCoverage
+    jobs: list[FoldJob] = field(default_factory=list, repr=False)
+
+
+def generate_oof(
+    model_cls: type[Model],
+    params: ModelParams | dict[str, Any],
+    dataset: Dataset,
+    folds: Sequence[Fold],
+    executor: Executor,
+    seed: int,
+    inner_val_frac: float | None,
+    *,
+    t1: np.ndarray,
+    clock_ts: np.ndarray | None = None,
+    embargo_ns: int = 0,
+    n_jobs: int = 1,
+) -> OofResult:
+    """Fit ``model_cls`` on each fold's training part and predict its test part.
+
+    ``folds`` index ``clock_ts`` (default: the dataset's own timestamps); ``t1`` holds the label
+    end of each clock row, for purging the inner validation slice. ``inner_val_frac`` None gives
+    models no validation set. Returns the OOF frame and the coverage report.
+    """
+    jobs, coverage = plan_fold_jobs(
+        model_cls, params, dataset, folds, seed, inner_val_frac,
+        t1=t1, clock_ts=clock_ts, embargo_ns=embargo_ns, n_jobs=n_jobs,
+    )  # fmt: skip
+    results = executor.map(fit_predict_fold, jobs, shared=dataset)
+    return OofResult(oof_frame(results, dataset.timestamps), coverage, jobs)
+
+
+def plan_fold_jobs(
+    model_cls: type[Model],
+    params: ModelParams | dict[str, Any],
+    dataset: Dataset,
+    folds: Sequence[Fold],
+    seed: int,
+    inner_val_frac: float | None,
+    *,
+    t1: np.ndarray,
+    clock_ts: np.ndarray | None = None,
+    embargo_ns: int = 0,
+    n_jobs: int = 1,
+) -> tuple[list[FoldJob], OofCoverage]:
+    """The jobs ``generate_oof`` runs (rows of ``dataset``) and the coverage of the test folds."""
+    if not folds:
+        raise ConfigError("folds: no folds given; build them with mlfactory.splits (e.g. purged_kfold)")
+    params_dict = params.model_dump() if isinstance(params, ModelParams) else dict(params)
+    ds_ts = np.asarray(dataset.timestamps, dtype=np.int64)
+    if ds_ts.size > 1 and (np.diff(ds_ts) <= 0).any():
+        raise DataError("dataset: timestamps must be strictly increasing to be matched against the folds")
+    clock = ds_ts if clock_ts is None else np.asarray(clock_ts, dtype=np.int64)
+    t1 = np.asarray(t1, dtype=np.int64)
+    if t1.shape != clock.shape:
+        raise DataError(f"t1: {t1.size} label ends for {clock.size} clock rows; give one t1 per clock row")
+    row_of = _rows_on_clock(clock, ds_ts)  # dataset row of each clock row, -1 when absent
+    use_val = inner_val_frac is not None and getattr(model_cls, "uses_validation", True)
+    jobs, per_fold, missing_ts, missing_fold = [], [], [], []
+    for fold in folds:
+        for name in ("train_idx", "test_idx"):
+            idx = getattr(fold, name)
+            if idx.size and (idx.min() < 0 or idx.max() >= clock.size):
+                raise DataError(f"fold {fold.fold_id}: {name} points outside the {clock.size} clock rows")
+        train_clock = fold.train_idx[row_of[fold.train_idx] >= 0]
+        val_rows = None
+        if use_val:
+            train_clock, val_clock = inner_validation_split(
+                train_clock, clock, t1, inner_val_frac, embargo_ns
+            )
+            val_rows = row_of[val_clock]
+        test_present = row_of[fold.test_idx] >= 0
+        absent = fold.test_idx[~test_present]
+        missing_ts.append(clock[absent])
+        missing_fold.append(np.full(absent.size, fold.fold_id, dtype=np.int64))
+        train_rows, test_rows = row_of[train_clock], row_of[fold.test_idx[test_present]]
+        if train_rows.size == 0:
+            raise DataError(f"fold {fold.fold_id}: the model has no training rows in this fold")
+        jobs.append(
+            FoldJob(
+                model_cls, params_dict, int(seed), int(n_jobs), fold.fold_id, train_rows, val_rows, test_rows
+            )
+        )
+        n_val = 0 if val_rows is None else int(val_rows.size)
+        per_fold.append(
+            FoldCoverage(
+                fold.fold_id, int(fold.test_idx.size), int(test_rows.size), int(train_rows.size), n_val
+            )
+        )
+    missing = pl.DataFrame(
+        {"timestamp": np.concatenate(missing_ts), "fold": np.concatenate(missing_fold)},
+        schema={"timestamp": pl.Int64, "fold": pl.Int64},
+    ).with_columns(pl.col("timestamp").cast(pl.Datetime("ns", "UTC")))
+    return jobs, OofCoverage(per_fold, missing.sort("timestamp", "fold"))
+
+
+def fit_predict_fold(dataset: Dataset, job: FoldJob) -> FoldResult:
+    """Fit a fresh model on the job's training rows (validation rows for early stopping) and predict its test rows."""
+    model = job.model_cls(job.params, seed=job.seed, n_jobs=job.n_jobs)
+    val = None if job.val_rows is None else dataset.subset(job.val_rows)
+    model.fit(dataset.subset(job.train_rows), val)
+    if job.test_rows.size == 0:
+        return FoldResult(job.fold_id, job.test_rows, np.zeros((0, 3)))
+    return FoldResult(job.fold_id, job.test_rows, model.predict_proba(dataset.x.subset(job.test_rows)))
+
+
+def oof_frame(results: Sequence[FoldResult], timestamps: np.ndarray) -> pl.DataFrame:
+    """Stack fold predictions into (timestamp, fold, p_short, p_neutral, p_long), sorted by timestamp then fold."""
+    rows = np.concatenate([r.test_rows for r in results]) if results else np.empty(0, np.int64)
+    proba = np.concatenate([r.proba for r in results]) if results else np.empty((0, 3))
+    folds = (
+        np.concatenate([np.full(r.test_rows.size, r.fold_id, dtype=np.int64) for r in results])
+        if results
+        else rows
+    )
+    frame = pl.DataFrame(
+        {
+            "timestamp": np.asarray(timestamps, dtype=np.int64)[rows],
+            "fold": folds.astype(np.int64),
+            **{c: proba[:, j] for j, c in enumerate(PROBA_COLUMNS)},
+        },
+        schema={"timestamp": pl.Int64, "fold": pl.Int64, **dict.fromkeys(PROBA_COLUMNS, pl.Float64)},
+    )
+    return frame.with_columns(pl.col("timestamp").cast(pl.Datetime("ns", "UTC"))).sort("timestamp", "fold")
+
+
+def write_oof(result: OofResult, directory: Path) -> Path:
+    """Write ``oof.parquet`` and ``oof_coverage.json`` into ``directory`` (e.g. ``RUN/models/<name>_h<H>``)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    result.frame.write_parquet(directory / OOF_FILE)
+    (directory / COVERAGE_FILE).write_text(json.dumps(result.coverage.to_dict(), indent=2))
+    return directory / OOF_FILE
+
+
+def _rows_on_clock(clock: np.ndarray, ds_ts: np.ndarray) -> np.ndarray:
+    """For each clock timestamp, the dataset row with the same timestamp, or -1."""
+    pos = np.searchsorted(ds_ts, clock)
+    pos_c = np.minimum(pos, max(ds_ts.size - 1, 0))
+    found = (pos < ds_ts.size) & (ds_ts[pos_c] == clock) if ds_ts.size else np.zeros(clock.size, bool)
+    extra = np.setdiff1d(ds_ts, clock, assume_unique=True)
+    if extra.size:
+        raise DataError(
+            f"dataset: {extra.size} timestamps are not on the decision clock (first {extra[0]}); "
+            "build the model's view on the run's decision timestamps"
+        )
+    return np.where(found, pos_c, -1).astype(np.int64)

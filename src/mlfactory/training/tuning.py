@@ -1,0 +1,155 @@
+"""Hyper-parameter tuning: Optuna TPE over a model's search space, scored by purged-CV log loss.
+
+Each trial samples the dimensions of the search space (the model's in-code ``search_space``,
+entries overridden by ``search_space:`` in its YAML — see ``mlfactory.models.config``) on top of the
+base params, runs ``generate_oof`` on the shared folds (strictly nested: early stopping on inner
+purged slices only) and scores the out-of-fold predictions by their multi-class log loss. The
+sampler is seeded and trials run one after another, so a seed reproduces the whole study; the
+folds of one trial run in parallel through the executor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlfactory.errors import ConfigError
+from mlfactory.models.base import CLASSES, PROBA_COLUMNS, Dataset, Model, ModelParams
+from mlfactory.models.config import CategoricalDim, FloatDim, IntDim, ModelConfig, validate_params
+from mlfactory.runtime.executor import Executor
+from mlfactory.splits import Fold
+from mlfactory.training.oof import generate_oof
+
+BEST_PARAMS_FILE = "best_params.json"
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    model: str
+    best_params: dict[str, Any]  # the full validated parameter set of the best trial
+    best_value: float  # its purged-CV log loss
+    trials: pl.DataFrame  # number, log_loss, one column per tuned parameter
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "best_params": self.best_params,
+            "best_value": self.best_value,
+            "n_trials": self.trials.height,
+            "seed": self.seed,
+            "objective": "purged-CV log loss",
+        }
+
+
+def cv_log_loss(frame: pl.DataFrame, dataset: Dataset) -> float:
+    """Multi-class log loss of OOF rows against the dataset's labels (matched by timestamp), sample-weighted."""
+    ts = frame["timestamp"].dt.epoch("ns").to_numpy()
+    rows = np.searchsorted(dataset.timestamps, ts)
+    y = np.asarray(dataset.y)[rows]
+    p = frame.select(PROBA_COLUMNS).to_numpy()
+    p_true = np.clip(p[np.arange(len(y)), np.searchsorted(CLASSES, y)], 1e-15, 1.0)
+    w = np.ones(len(y)) if dataset.sample_weight is None else np.asarray(dataset.sample_weight)[rows]
+    return float(-(w * np.log(p_true)).sum() / w.sum())
+
+
+def suggest(trial: Any, name: str, dim: FloatDim | IntDim | CategoricalDim) -> Any:
+    """Sample one value of ``dim`` from an Optuna trial."""
+    if isinstance(dim, FloatDim):
+        return trial.suggest_float(name, dim.low, dim.high, log=dim.log)
+    if isinstance(dim, IntDim):
+        return trial.suggest_int(name, dim.low, dim.high, step=dim.step, log=dim.log)
+    return trial.suggest_categorical(name, list(dim.choices))
+
+
+def tune(
+    model_cls: type[Model],
+    base_params: ModelParams | Mapping[str, Any],
+    dataset: Dataset,
+    folds: Sequence[Fold],
+    executor: Executor,
+    *,
+    n_trials: int,
+    seed: int,
+    t1: np.ndarray,
+    search_space: Mapping[str, FloatDim | IntDim | CategoricalDim] | None = None,
+    inner_val_frac: float | None = 0.2,
+    clock_ts: np.ndarray | None = None,
+    embargo_ns: int = 0,
+    n_jobs: int = 1,
+) -> TuningResult:
+    """Run ``n_trials`` TPE trials (``TPESampler(seed)``) minimising the purged-CV log loss; return the best params.
+
+    ``search_space`` defaults to ``model_cls.search_space``; pass ``ModelConfig.search_space`` to
+    include YAML overrides (``tune_config`` does).
+    """
+    import optuna
+
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ConfigError(f"n_trials: expected a positive integer, got {n_trials!r}")
+    space = dict(getattr(model_cls, "search_space", {}) if search_space is None else search_space)
+    if not space:
+        raise ConfigError(
+            f"search_space: model {model_cls.name!r} has none; add `search_space:` to configs/models/{model_cls.name}.yaml"
+        )
+    base = base_params.model_dump() if isinstance(base_params, ModelParams) else dict(base_params)
+    unknown = sorted(set(space) - set(model_cls.Params.model_fields))
+    if unknown:
+        raise ConfigError(f"search_space: {unknown} are not parameters of model {model_cls.name!r}")
+
+    def objective(trial: optuna.Trial) -> float:
+        values = {**base, **{name: suggest(trial, name, dim) for name, dim in space.items()}}
+        params = validate_params(model_cls, values, f"tuning trial {trial.number}")
+        result = generate_oof(
+            model_cls, params, dataset, folds, executor, seed, inner_val_frac,
+            t1=t1, clock_ts=clock_ts, embargo_ns=embargo_ns, n_jobs=n_jobs,
+        )  # fmt: skip
+        return cv_log_loss(result.frame, dataset)
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+        study.optimize(objective, n_trials=n_trials, n_jobs=1)
+    finally:
+        optuna.logging.set_verbosity(previous)
+    best = validate_params(model_cls, {**base, **study.best_params}, "best trial").model_dump()
+    trials = pl.DataFrame(
+        [{"number": t.number, "log_loss": t.value, **t.params} for t in study.trials],
+        schema_overrides={"number": pl.Int64, "log_loss": pl.Float64},
+        strict=False,
+    )
+    return TuningResult(model_cls.name, best, float(study.best_value), trials, int(seed))
+
+
+def tune_config(
+    config: ModelConfig,
+    dataset: Dataset,
+    folds: Sequence[Fold],
+    executor: Executor,
+    *,
+    n_trials: int,
+    seed: int,
+    t1: np.ndarray,
+    **kwargs: Any,
+) -> TuningResult:
+    """``tune`` with a model config's params as the base and its (YAML-merged) search space."""
+    return tune(
+        config.model_cls, config.params, dataset, folds, executor,
+        n_trials=n_trials, seed=seed, t1=t1, search_space=config.search_space, **kwargs,
+    )  # fmt: skip
+
+
+def write_best_params(result: TuningResult, directory: Path) -> Path:
+    """Write ``best_params.json`` (params, objective value, trial count, seed) into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / BEST_PARAMS_FILE
+    path.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+    return path
