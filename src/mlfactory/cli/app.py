@@ -10,6 +10,7 @@ from mlfactory.cli.ensemble_cmd import train_ensemble
 from mlfactory.cli.features_cmd import features_app
 from mlfactory.cli.models_cmd import models
 from mlfactory.cli.pipeline_cmd import pipeline_app
+from mlfactory.cli.predict_cmd import predict
 from mlfactory.cli.report_cmd import leaderboard, report
 from mlfactory.cli.train_cmd import cv, train
 
@@ -30,3 +31,4 @@ app.command("cv")(cv)
 app.command("train-ensemble")(train_ensemble)
 app.command("report")(report)
 app.command("leaderboard")(leaderboard)
+app.command("predict")(predict)

@@ -15,27 +15,50 @@ from mlfactory.errors import ConfigError
 @user_errors
 def train_ensemble(
     run: Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")],
-    horizon: Annotated[int | None, typer.Option("--horizon", "-H", help="label horizon (default: the recipe's)")] = None,
-    base_models: Annotated[str | None, typer.Option("--base-models", help="comma-separated bases, e.g. catboost,tcn,patchtst")] = None,
-    meta_learner: Annotated[str | None, typer.Option("--meta-learner", help="meta-learner on the stacked OOF matrix")] = None,
-    recipe: Annotated[str | None, typer.Option("--recipe", help="configs/ensembles/NAME.yaml or a path")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="MODEL.KEY=VALUE override (repeatable)")] = None,
-    n_splits: Annotated[int | None, typer.Option("--n-splits", help="purged folds for the OOF predictions")] = None,
-    coverage: Annotated[str | None, typer.Option("--coverage", help="rows a base cannot predict: drop | impute")] = None,
-    no_guard: Annotated[bool, typer.Option("--no-guard", help="keep the meta-learner even where it loses on validation")] = False,
+    horizon: Annotated[
+        int | None, typer.Option("--horizon", "-H", help="label horizon (default: the recipe's)")
+    ] = None,
+    base_models: Annotated[
+        str | None, typer.Option("--base-models", help="comma-separated bases, e.g. catboost,tcn,patchtst")
+    ] = None,
+    meta_learner: Annotated[
+        str | None, typer.Option("--meta-learner", help="meta-learner on the stacked OOF matrix")
+    ] = None,
+    recipe: Annotated[
+        str | None, typer.Option("--recipe", help="configs/ensembles/NAME.yaml or a path")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="MODEL.KEY=VALUE override (repeatable)")
+    ] = None,
+    n_splits: Annotated[
+        int | None, typer.Option("--n-splits", help="purged folds for the OOF predictions")
+    ] = None,
+    coverage: Annotated[
+        str | None, typer.Option("--coverage", help="rows a base cannot predict: drop | impute")
+    ] = None,
+    no_guard: Annotated[
+        bool, typer.Option("--no-guard", help="keep the meta-learner even where it loses on validation")
+    ] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="seed (default: the run's)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
 ) -> None:
     """Train a heterogeneous stacked ensemble: per-base routing, shared purged OOF, 2D meta-learner, guard."""
-    from mlfactory.training.ensemble import EnsembleSpec, train_ensemble as run_ensemble
+    from mlfactory.training.ensemble import EnsembleSpec
+    from mlfactory.training.ensemble import train_ensemble as run_ensemble
     from mlfactory.training.recipes import load_recipe
 
     rec = load_recipe(recipe) if recipe else None
-    bases = [b.strip() for b in base_models.split(",") if b.strip()] if base_models else (rec.bases if rec else None)
+    bases = (
+        [b.strip() for b in base_models.split(",") if b.strip()]
+        if base_models
+        else (rec.bases if rec else None)
+    )
     meta = meta_learner or (rec.meta_learner if rec else None)
     h = horizon or (rec.horizon if rec else None)
     if not bases or not meta or not h:
-        raise ConfigError("train-ensemble needs --base-models, --meta-learner and --horizon (or a --recipe that sets them)")
+        raise ConfigError(
+            "train-ensemble needs --base-models, --meta-learner and --horizon (or a --recipe that sets them)"
+        )
     spec = EnsembleSpec(
         bases=tuple(bases),
         meta_learner=meta,
@@ -77,7 +100,9 @@ def train_ensemble(
         f"guard on validation (log loss): meta {g['meta']:.4f}, weighted average {g['weighted_average']:.4f}, "
         f"best base ({g['best_base_name']}) {g['best_base']:.4f} → kept [bold]{g['kept']}[/]"
     )
-    console.print(f"ensemble test log loss {summary['test']['log_loss']:.4f} (prior {summary['test']['prior_log_loss']:.4f}), sharpe {summary['test']['sharpe']:.2f}")
+    console.print(
+        f"ensemble test log loss {summary['test']['log_loss']:.4f} (prior {summary['test']['prior_log_loss']:.4f}), sharpe {summary['test']['sharpe']:.2f}"
+    )
     corr = metrics["oof_correlation"]
     c = Table("", *corr["names"], title="OOF correlation (p_long − p_short)")
     for name, row in zip(corr["names"], corr["matrix"], strict=True):
