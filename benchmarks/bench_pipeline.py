@@ -68,7 +68,9 @@ def _report(name: str, n: int, secs: float, peak: float, res: dict) -> None:
     print("   stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in res["stages"].items()))
     ref = REPLACED.get(n)
     if ref:
-        print(f"   vs replaced system ({ref[0]} s, {ref[1]:,} MiB): {ref[0] / secs:.1f}× faster, {ref[1] / peak:.1f}× less memory")
+        print(
+            f"   vs replaced system ({ref[0]} s, {ref[1]:,} MiB): {ref[0] / secs:.1f}× faster, {ref[1] / peak:.1f}× less memory"
+        )
 
 
 def main() -> None:
@@ -84,7 +86,13 @@ def main() -> None:
         measure(_pipeline, str(warm), f"{tmp}/warm_run")
         if args.file:
             _, peak, res = measure(_pipeline, str(args.file), f"{tmp}/run_file")
-            _report(f"{args.file.name}", 300_000 if "300K" in args.file.name else res["rows"], res["wall"], peak, res)
+            _report(
+                f"{args.file.name}",
+                300_000 if "300K" in args.file.name else res["rows"],
+                res["wall"],
+                peak,
+                res,
+            )
         if args.bars:
             big = Path(tmp) / "big.parquet"
             generate_bars(args.bars, seed=1).write_parquet(big)

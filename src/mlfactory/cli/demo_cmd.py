@@ -58,7 +58,7 @@ def sample_path(out: Path, n_bars: int) -> Path:
 
 
 def _ensemble_params(size: DemoSize) -> tuple[str, ...]:
-    out = [f"catboost.{p.replace('n_estimators', 'n_estimators')}" for p in size.tabular]
+    out = [f"catboost.{p}" for p in size.tabular] + ["logistic.C=1.0", "logistic.class_weight=none"]
     for base in ("tcn", "patchtst"):
         out += [f"{base}.{p}" for p in size.neural]
     return tuple(out)

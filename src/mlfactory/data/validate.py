@@ -237,7 +237,9 @@ def _robust_spikes(r: np.ndarray, z: float) -> np.ndarray:
     The first ``SPIKE_MIN_HISTORY`` bars have too little history and are never flagged.
     """
     s = pl.Series(np.abs(r)).fill_nan(None)
-    scale = (s.ewm_mean(span=SPIKE_SCALE_SPAN, min_samples=SPIKE_MIN_HISTORY, ignore_nulls=True).shift(1) * 1.2533).to_numpy()
+    scale = (
+        s.ewm_mean(span=SPIKE_SCALE_SPAN, min_samples=SPIKE_MIN_HISTORY, ignore_nulls=True).shift(1) * 1.2533
+    ).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.abs(r) / scale
     return np.nan_to_num(score, nan=0.0, posinf=0.0) > z

@@ -64,6 +64,8 @@ def make_folds(clock: Clock, method: str, n_splits: int, embargo_ns: int, test_g
 
 def oof_log_loss(frame, clock: Clock) -> tuple[float, float]:
     """Log loss of the OOF predictions and of the training prior, on the predicted rows."""
+    if frame.height == 0:
+        return float("nan"), float("nan")
     ts = frame["timestamp"].dt.epoch("ns").to_numpy()
     y = clock.y[np.searchsorted(clock.ts, ts)]
     p = frame.select(PROBA_COLUMNS).to_numpy()

@@ -32,6 +32,7 @@ from mlfactory.runtime.executor import Executor
 from mlfactory.splits import Fold, inner_validation_split
 
 OOF_FILE = "oof.parquet"
+MIN_FOLD_TRAIN_ROWS = 50  # below this a fold is not fitted; its test rows are reported as not covered
 COVERAGE_FILE = "oof_coverage.json"
 
 
@@ -126,6 +127,11 @@ def generate_oof(
         model_cls, params, dataset, folds, seed, inner_val_frac,
         t1=t1, clock_ts=clock_ts, embargo_ns=embargo_ns, n_jobs=n_jobs,
     )  # fmt: skip
+    if not jobs:
+        raise DataError(
+            f"model {model_cls.name!r} has fewer than {MIN_FOLD_TRAIN_ROWS} training rows in every fold; "
+            "use more data or a timeframe/feature set with a shorter warm-up"
+        )
     results = executor.map(fit_predict_fold, jobs, shared=dataset)
     return OofResult(oof_frame(results, dataset.timestamps), coverage, jobs)
 
@@ -164,6 +170,14 @@ def plan_fold_jobs(
                 raise DataError(f"fold {fold.fold_id}: {name} points outside the {clock.size} clock rows")
         train_clock = fold.train_idx[row_of[fold.train_idx] >= 0]
         val_rows = None
+        if train_clock.size < MIN_FOLD_TRAIN_ROWS:
+            # The model has (almost) no rows in this fold's training part — typically a long warm-up
+            # at the start of the data. It cannot predict this fold: its test rows become coverage.
+            absent = fold.test_idx
+            missing_ts.append(clock[absent])
+            missing_fold.append(np.full(absent.size, fold.fold_id, dtype=np.int64))
+            per_fold.append(FoldCoverage(fold.fold_id, int(absent.size), 0, int(train_clock.size), 0))
+            continue
         if use_val:
             train_clock, val_clock = inner_validation_split(
                 train_clock, clock, t1, inner_val_frac, embargo_ns
@@ -174,8 +188,6 @@ def plan_fold_jobs(
         missing_ts.append(clock[absent])
         missing_fold.append(np.full(absent.size, fold.fold_id, dtype=np.int64))
         train_rows, test_rows = row_of[train_clock], row_of[fold.test_idx[test_present]]
-        if train_rows.size == 0:
-            raise DataError(f"fold {fold.fold_id}: the model has no training rows in this fold")
         jobs.append(
             FoldJob(
                 model_cls, params_dict, int(seed), int(n_jobs), fold.fold_id, train_rows, val_rows, test_rows

@@ -17,6 +17,7 @@ SMALL_PARAMS: dict[str, dict] = {
     "catboost": {"n_estimators": 40, "early_stopping_rounds": 10},
     "random_forest": {"n_estimators": 30, "min_samples_leaf": 5},
     "logistic": {},
+    "ridge": {},
     "svm": {"n_components": 64},
 }
 

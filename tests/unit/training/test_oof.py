@@ -10,13 +10,17 @@ from sklearn.metrics import roc_auc_score
 
 from mlfactory.adapters.views import TabularView
 from mlfactory.errors import ConfigError, DataError
-from mlfactory.models.base import PROBA_COLUMNS, Dataset, InputKind
+from mlfactory.models.base import PROBA_COLUMNS, Dataset, Family, InputKind
 from mlfactory.models.registry import all_models, get_model_class
 from mlfactory.runtime.executor import InProcessExecutor, LocalProcessExecutor
 from mlfactory.splits import combinatorial_purged_cv, purged_kfold, walk_forward
 from mlfactory.training.oof import COVERAGE_FILE, generate_oof, plan_fold_jobs, write_oof
 
-TABULAR = sorted(n for n, c in all_models().items() if c.input_kind == InputKind.TABULAR)
+TABULAR = sorted(
+    n
+    for n, c in all_models().items()
+    if c.input_kind == InputKind.TABULAR and c.family not in (Family.META, Family.ENSEMBLE)
+)
 EMBARGO = 2 * FIVE_MIN
 
 

@@ -27,7 +27,11 @@ TRUSTED_TYPES = (
 
 
 class LogisticParams(ModelParams):
-    C: float = Field(0.001, gt=0, description="inverse L2 regularisation strength (strong by default: ~170 features, and a coarse bar repeats across many decisions)")
+    C: float = Field(
+        0.001,
+        gt=0,
+        description="inverse L2 regularisation strength (strong by default: ~170 features, and a coarse bar repeats across many decisions)",
+    )
     max_iter: int = Field(1000, ge=1)
     tol: float = Field(1e-4, gt=0)
     class_weight: ClassWeight = "balanced"

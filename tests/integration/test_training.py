@@ -1,0 +1,111 @@
+"""Every registered model on a real (small) pipeline run: train, evaluate, save/load, route, OOF.
+
+No mocks: synthetic bars go through ingest → ladder → features → labels → splits, and each model
+is routed onto the decision clock from its own timeframe and feature set.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mlfactory.models.base import Family
+from mlfactory.models.registry import all_models
+from mlfactory.training.cross_validate import run_cv
+from mlfactory.training.model_data import build_model_data
+from mlfactory.training.run_data import RunData
+from mlfactory.training.train import resolve_config, train_model
+
+BASE_MODELS = sorted(n for n, c in all_models().items() if c.family not in (Family.META, Family.ENSEMBLE))
+
+
+@pytest.mark.parametrize("name", BASE_MODELS)
+def test_every_registered_base_model_trains_on_a_real_run(small_run: Path, name: str, tiny_params) -> None:
+    cls = all_models()[name]
+    result = train_model(small_run, name, 10, params=tiny_params(cls))
+    out = result.directory
+    for f in (
+        "metrics.json",
+        "routing.json",
+        "predictions_val.parquet",
+        "predictions_test.parquet",
+        "equity_test.parquet",
+    ):
+        assert (out / f).is_file(), f
+    preds = pl.read_parquet(out / "predictions_test.parquet")
+    p = preds.select("p_short", "p_neutral", "p_long").to_numpy()
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
+    assert preds.height > 50
+    # round trip: the saved model gives identical probabilities
+    loaded = cls.load(out / "model")
+    data = RunData(small_run)
+    cfg = resolve_config(name, params=tiny_params(cls))
+    md = build_model_data(data, cfg, 10)
+    idx = md.rows("test")
+    np.testing.assert_array_equal(loaded.predict_proba(md.dataset.x.subset(idx)), p)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["classification"]["test"]["model"]["log_loss"] > 0
+    assert "sharpe" in metrics["trading"]["test"]["strategy"]
+
+
+def test_models_with_different_routing_receive_different_matrices(small_run: Path) -> None:
+    data = RunData(small_run)
+    a = build_model_data(data, resolve_config("lightgbm"), 10)  # 15m + MTF indicators
+    b = build_model_data(data, resolve_config("logistic"), 10)  # 1h single-TF
+    c = build_model_data(data, resolve_config("lightgbm", timeframe="5m", feature_set="engineered"), 10)
+    assert a.feature_names != b.feature_names != c.feature_names
+    assert any("__" in n for n in a.feature_names) and not any("__" in n for n in b.feature_names)
+    assert a.dataset.x.x.shape[1] != b.dataset.x.x.shape[1]
+    common = np.intersect1d(a.timestamps, c.timestamps)
+    ia, ic = np.searchsorted(a.timestamps, common), np.searchsorted(c.timestamps, common)
+    shared = [n for n in a.feature_names if n in c.feature_names][:5]
+    ja, jc = [a.feature_names.index(n) for n in shared], [c.feature_names.index(n) for n in shared]
+    assert not np.array_equal(a.dataset.x.x[ia][:, ja], c.dataset.x.x[ic][:, jc]), (
+        "15m and 5m features are identical"
+    )
+
+
+def test_a_coarser_base_only_sees_bars_closed_by_the_decision_time(small_run: Path) -> None:
+    data = RunData(small_run)
+    md = build_model_data(data, resolve_config("lightgbm"), 10)
+    frame = data.features("15m")
+    f_ts = frame["timestamp"].dt.epoch("ns").to_numpy()
+    col = md.feature_names.index("rsi_14")
+    src = frame["rsi_14"].to_numpy()
+    for i in np.linspace(0, len(md.timestamps) - 1, 200).astype(int):
+        t = md.timestamps[i]
+        row = np.searchsorted(f_ts, t, side="right") - 1  # latest 15m bar closed at or before t
+        assert f_ts[row] <= t
+        assert md.dataset.x.x[i, col] == pytest.approx(src[row])
+        if row + 1 < len(f_ts) and f_ts[row + 1] > t:
+            assert md.dataset.x.x[i, col] != pytest.approx(src[row + 1]) or src[row + 1] == src[row]
+
+
+def test_sequence_windows_end_at_or_before_the_decision_time(small_run: Path) -> None:
+    data = RunData(small_run)
+    cfg = resolve_config("tcn", params=["seq_len=8"])
+    md = build_model_data(data, cfg, 10)
+    view = md.dataset.x
+    assert view.ndim == 3
+    row_ts = data.features("5m")["timestamp"].dt.epoch("ns").to_numpy()
+    assert (row_ts[view.ends] <= view.timestamps).all()
+    assert md.coverage["built"] < md.coverage["decisions"], "warm-up rows should be reported as not built"
+
+
+def test_cv_gives_every_model_the_same_folds_and_oof_timestamps(small_run: Path) -> None:
+    summary = run_cv(
+        small_run, ["svm", "random_forest"], 10, n_splits=3, params=["n_estimators=10", "n_components=32"]
+    )
+    frames = {
+        m: pl.read_parquet(small_run / "models" / f"{m}_h10" / "oof.parquet")
+        for m in ("svm", "random_forest")
+    }
+    common = frames["svm"].join(frames["random_forest"], on="timestamp", how="inner", suffix="_b")
+    assert common.height > 100
+    assert (common["fold"] == common["fold_b"]).all(), "the same timestamp got different folds for two models"
+    for m, s in summary["models"].items():
+        assert 0 < s["coverage"] <= 1 and s["folds"] == 3, m
