@@ -37,6 +37,7 @@ from mlfactory.training.cross_validate import params_per_model, training_clock
 from mlfactory.training.evaluate import evaluate_split
 from mlfactory.training.model_data import ModelData, build_model_data
 from mlfactory.training.oof import generate_oof, write_oof
+from mlfactory.training.overfitting_stats import pbo_of_candidates, run_trial_sharpes
 from mlfactory.training.run_data import RunData
 from mlfactory.training.stacking import (
     CoveragePolicy,
@@ -214,9 +215,12 @@ def train_ensemble(
     kept = min(guard_scores, key=guard_scores.get) if spec.guard else "meta"  # type: ignore[arg-type]
 
     freqs = class_frequencies(clock.y)
+    trials = run_trial_sharpes(data.run.root, exclude=out) + _candidate_trials(candidates["test"], kept)
     evaluations = {
-        s: evaluate_split(data, h, c["ts"], c[kept], c["y"], c["ret"], freqs) for s, c in candidates.items()
+        s: evaluate_split(data, h, c["ts"], c[kept], c["y"], c["ret"], freqs, other_trials=trials)
+        for s, c in candidates.items()
     }
+    pbo = pbo_of_candidates(_oof_candidate_pnl(stack, h, spec.bases, weights, data))
     metrics: dict[str, Any] = {
         "model": spec.ensemble_id,
         "ensemble": spec.ensemble_id,
@@ -248,6 +252,11 @@ def train_ensemble(
         "trading": {s: e.trading for s, e in evaluations.items()},
         "signal": {s: e.signal for s, e in evaluations.items()},
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+        "overfitting": {
+            "dsr": evaluations["test"].trading["deflated_sharpe"]["dsr"],
+            "deflated_sharpe": evaluations["test"].trading["deflated_sharpe"],
+            "pbo": pbo,
+        },
     }
     meta.save(out / "meta")
     write_metrics(out, metrics)
@@ -257,6 +266,38 @@ def train_ensemble(
     _write_bundle(out, data, spec, configs, weights, best_base, kept, priors)
     metrics["directory"] = str(out)
     return metrics
+
+
+def _candidate_trials(test: dict[str, Any], kept: str) -> list[float]:
+    """Per-decision Sharpe ratios of the candidates the guard did not keep (configurations tried)."""
+    out = []
+    for name in ("meta", "weighted_average", "best_base"):
+        if name == kept:
+            continue
+        pnl = _side(test[name]) * test["ret"]
+        if pnl.std() > 0:
+            out.append(float(pnl.mean() / pnl.std()))
+    return out
+
+
+def _side(p: np.ndarray) -> np.ndarray:
+    top = p.argmax(axis=1)
+    return np.where(top == 2, 1.0, np.where(top == 0, -1.0, 0.0))
+
+
+def _oof_candidate_pnl(stack, horizon: int, bases, weights, data: RunData) -> dict[str, np.ndarray]:
+    """Per-decision P&L (label return × argmax side, minus round-trip cost) of each candidate on the OOF rows."""
+    ret = data.labels(horizon).filter(pl.col("split") == "train")["ret"].to_numpy()[stack.rows_on_clock]
+    cost = data.instrument.round_trip_cost_points() / float(
+        data.bars(data.decision_timeframe)["close"].median()
+    )
+    out = {}
+    for b in bases:
+        side = _side(_block(stack.view, b))
+        out[b] = side * ret - np.abs(side) * cost
+    side = _side(_weighted_average(stack.view, bases, weights))
+    out["weighted_average"] = side * ret - np.abs(side) * cost
+    return out
 
 
 def _base_split_loss(pred: pl.DataFrame, labels: pl.DataFrame) -> float:

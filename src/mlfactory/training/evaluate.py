@@ -18,6 +18,7 @@ from mlfactory.evaluation import (
 )
 from mlfactory.models.base import PROBA_COLUMNS
 from mlfactory.timeframes import tf_minutes
+from mlfactory.training.overfitting_stats import deflated_sharpe
 from mlfactory.training.run_data import RunData
 
 POSITION_RULE = "argmax"
@@ -42,6 +43,7 @@ def evaluate_split(
     train_class_frequencies: np.ndarray,
     *,
     rule: str = POSITION_RULE,
+    other_trials: list[float] | None = None,
 ) -> SplitEvaluation:
     """Metrics of ``proba`` at decision times ``ts``; the backtest holds each signal for the label horizon."""
     cls_report = classification_report(y, proba, train_class_frequencies=train_class_frequencies)
@@ -66,6 +68,7 @@ def evaluate_split(
     regime = volatility_regimes(close, min(48, max(2, len(close) // 4))) if len(close) > 8 else None
     trading = trading_report(result, bar_minutes=tf_minutes(tf), regime=regime)
     trading["position_rule"] = rule
+    trading["deflated_sharpe"] = deflated_sharpe(result.returns, other_trials or [])
     trading["holding"] = f"horizon ({horizon} bars of {tf})"
     signal = information_coefficient_report(ts, proba, ret)
     equity = result.equity_currency

@@ -22,6 +22,7 @@ from mlfactory.models.base import Model
 from mlfactory.models.config import ModelConfig, apply_overrides, load_model_config
 from mlfactory.training.evaluate import evaluate_split
 from mlfactory.training.model_data import ModelData, build_model_data
+from mlfactory.training.overfitting_stats import run_trial_sharpes
 from mlfactory.training.run_data import RunData
 
 Progress = Callable[[str], None]
@@ -87,12 +88,20 @@ def fit_and_evaluate(
     model = cfg.model_cls(cfg.params, seed=seed, n_jobs=n_jobs).fit(train, val)
     fit_seconds = time.perf_counter() - t0
     freqs = class_frequencies(train.y)
+    trials = run_trial_sharpes(data.run.root, exclude=data.run.model_dir(cfg.model, horizon))
     evaluations = {}
     for split in ("val", "test"):
         idx = rows[split]
         proba = model.predict_proba(md.dataset.x.subset(idx))
         evaluations[split] = evaluate_split(
-            data, horizon, md.timestamps[idx], proba, md.dataset.y[idx], md.ret[idx], freqs
+            data,
+            horizon,
+            md.timestamps[idx],
+            proba,
+            md.dataset.y[idx],
+            md.ret[idx],
+            freqs,
+            other_trials=trials,
         )
     metrics = {
         "model": cfg.model,
@@ -107,6 +116,10 @@ def fit_and_evaluate(
         "classification": {s: e.classification for s, e in evaluations.items()},
         "trading": {s: e.trading for s, e in evaluations.items()},
         "signal": {s: e.signal for s, e in evaluations.items()},
+        "overfitting": {
+            "dsr": evaluations["test"].trading["deflated_sharpe"]["dsr"],
+            "deflated_sharpe": evaluations["test"].trading["deflated_sharpe"],
+        },
     }
     return model, md, metrics, evaluations
 
