@@ -1,67 +1,13 @@
-"""``mlfactory demo``: the whole factory on the bundled synthetic sample (or on your own bars).
-
-pipeline → one tabular model (lightgbm) → one neural model (tcn) → the standard heterogeneous
-ensemble (catboost + tcn + patchtst → logistic) → backtests with costs → report.html.
-The demo trains small versions of each model (fewer trees, epochs and folds) so it runs in a few
-minutes on 2 CPU cores; ``--quick`` shrinks everything further for smoke tests.
-"""
+"""``mlfactory demo``: the whole factory on the bundled synthetic sample (or on your own bars)."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mlfactory.cli.common import console, emit_json, progress, user_errors
-from mlfactory.config import load_pipeline_config
-from mlfactory.data.instruments import get_instrument
-from mlfactory.data.synthetic import generate_bars
-from mlfactory.pipeline import run_pipeline
-
-DEMO_SEED = 7
-HORIZON = 10
-
-
-@dataclass(frozen=True)
-class DemoSize:
-    bars: int
-    folds: int
-    tabular: tuple[str, ...]
-    neural: tuple[str, ...]
-
-
-FULL = DemoSize(
-    bars=120_000,
-    folds=4,
-    tabular=("n_estimators=150",),
-    neural=("epochs=4", "seq_len=32", "patience=2", "progress=false"),
-)
-QUICK = DemoSize(
-    bars=30_000,
-    folds=3,
-    tabular=("n_estimators=30",),
-    neural=("epochs=1", "seq_len=16", "patience=1", "progress=false"),
-)
-ENSEMBLE_BASES = ("catboost", "tcn", "patchtst")
-
-
-def sample_path(out: Path, n_bars: int) -> Path:
-    """Generate (once) the deterministic synthetic MES sample used by the demo."""
-    path = out / "sample" / f"MES_1m_synthetic_{n_bars}.parquet"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        generate_bars(n_bars, symbol="MES", seed=DEMO_SEED, momentum=0.02).write_parquet(path)
-    return path
-
-
-def _ensemble_params(size: DemoSize) -> tuple[str, ...]:
-    out = [f"catboost.{p}" for p in size.tabular] + ["logistic.C=1.0", "logistic.class_weight=none"]
-    for base in ("tcn", "patchtst"):
-        out += [f"{base}.{p}" for p in size.neural]
-    return tuple(out)
 
 
 @user_errors
@@ -80,56 +26,19 @@ def demo(
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
 ) -> None:
     """Run the factory end to end and print the report's path and a five-line summary."""
-    from mlfactory.evaluation.report import write_report
-    from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
-    from mlfactory.training.train import train_model
+    from mlfactory.demo import run_demo
 
-    t0 = time.perf_counter()
-    size = QUICK if quick else FULL
-    if data is None:
-        progress(f"sample: synthetic MES, {size.bars:,} one-minute bars (seed {DEMO_SEED})")
-        data = sample_path(out, size.bars)
-        symbol = "MES"
-    instrument = get_instrument(symbol)
-    result = run_pipeline(data, instrument, load_pipeline_config(), out / "run", progress=progress)
-    run = result.run.root
-    tab = train_model(run, "lightgbm", HORIZON, params=size.tabular, progress=progress)
-    neu = train_model(run, "tcn", HORIZON, params=size.neural, progress=progress)
-    spec = EnsembleSpec(
-        bases=ENSEMBLE_BASES, meta_learner="logistic", horizon=HORIZON, params=_ensemble_params(size),
-        n_splits=size.folds, name="standard",
-    )  # fmt: skip
-    ens = train_ensemble(run, spec, progress=progress)
-    progress("report: writing report.html")
-    report = write_report(run)
-    seconds = round(time.perf_counter() - t0, 1)
-
-    def line(name: str, m: dict) -> dict:
-        return {
-            "model": name,
-            "test_log_loss": m["classification"]["test"]["model"]["log_loss"],
-            "prior_log_loss": m["classification"]["test"]["prior"]["log_loss"],
-            "test_sharpe": m["trading"]["test"]["strategy"]["sharpe"],
-            "test_pnl_currency": m["trading"]["test"]["strategy"]["total_pnl_currency"],
-        }
-
-    summary = {
-        "seconds": seconds,
-        "data": str(data),
-        "run": str(run),
-        "report": str(report.path),
-        "rows": result.validation["rows_out"],
-        "models": [line("lightgbm", tab.metrics), line("tcn", neu.metrics), line("ensemble standard", ens)],
-        "guard": ens["guard"],
-    }
+    summary = run_demo(out, data, symbol, quick=quick, progress=progress)
     if json_out:
         emit_json(summary)
         return
-    console.print(f"[bold green]demo finished[/] in {seconds:.0f} s — report: [bold]{report.path}[/]")
-    console.print(f"data: {data} → {summary['rows']:,} bars; run directory {run}")
+    console.print(
+        f"[bold green]demo finished[/] in {summary['seconds']:.0f} s — report: [bold]{summary['report']}[/]"
+    )
+    console.print(f"data: {summary['data']} → {summary['rows']:,} bars; run directory {summary['run']}")
     for m in summary["models"]:
         console.print(
             f"{m['model']:>18}: test log loss {m['test_log_loss']:.4f} (prior {m['prior_log_loss']:.4f}), "
-            f"sharpe {m['test_sharpe']:.2f}, P&L ${m['test_pnl_currency']:,.0f} after costs"
+            f"sharpe {m['test_sharpe']:.2f}, deflated Sharpe {m['deflated_sharpe']:.2f}, P&L ${m['test_pnl_currency']:,.0f} after costs"
         )
-    print(report.path)
+    print(summary["report"])
