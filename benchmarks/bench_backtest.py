@@ -1,7 +1,8 @@
 """Benchmark: backtest 1M decisions on 1M bars (random signals), trading metrics, PBO.
 
-Run: ``.venv/bin/python benchmarks/bench_backtest.py [--n 1000000] [--seed 0]``. Prints wall
-seconds per stage and the process's peak RSS. Target: the backtest well under 1 s.
+Run: ``.venv/bin/python benchmarks/bench_backtest.py [--n 1000000] [--seed 0] [--demo quick|full|both]``.
+Prints wall seconds per stage and the process's peak RSS. Target: the backtest well under 1 s.
+``--demo`` also times ``mlfactory demo`` (the whole factory) end to end in a fresh process and directory.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1_000_000, help="bars (= decisions)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--demo", choices=("none", "quick", "full", "both"), default="none")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     n = args.n
@@ -79,6 +81,21 @@ def main() -> None:
     t1 = time.perf_counter()
     print(f"PBO (CSCV) 10,000 x 100 configs, S=16 ({pbo.n_combinations:,} combinations): {t1 - t0:.3f} s")
     print(f"peak RSS: {_peak_rss_mib():,.0f} MiB")
+    for mode in {"none": (), "quick": ("quick",), "full": ("full",), "both": ("quick", "full")}[args.demo]:
+        _time_demo(mode == "quick")
+
+
+def _time_demo(quick: bool) -> None:
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("mlfactory")
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [str(exe), "demo", "--out", tmp, *(["--quick"] if quick else [])]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        print(f"mlfactory demo{' --quick' if quick else ''}: {time.perf_counter() - t0:.1f} s wall (fresh directory)")
 
 
 if __name__ == "__main__":
