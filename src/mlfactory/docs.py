@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(new)
         return 0
     if new != text:
-        print(f"{path}: the models section disagrees with the registry; run python -m mlfactory.docs --write {path}")
+        print(
+            f"{path}: the models section disagrees with the registry; run python -m mlfactory.docs --write {path}"
+        )
         return 1
     return 0
 

@@ -45,8 +45,10 @@ def test_every_registered_base_model_trains_on_a_real_run(small_run: Path, name:
     data = RunData(small_run)
     cfg = resolve_config(name, params=tiny_params(cls))
     md = build_model_data(data, cfg, 10)
+    routing = json.loads((out / "routing.json").read_text())
+    cols = np.array([md.feature_names.index(f) for f in routing["features"]])
     idx = md.rows("test")
-    np.testing.assert_array_equal(loaded.predict_proba(md.dataset.x.subset(idx)), p)
+    np.testing.assert_array_equal(loaded.predict_proba(md.dataset.x.select_columns(cols).subset(idx)), p)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["classification"]["test"]["model"]["log_loss"] > 0
     assert "sharpe" in metrics["trading"]["test"]["strategy"]
@@ -109,3 +111,13 @@ def test_cv_gives_every_model_the_same_folds_and_oof_timestamps(small_run: Path)
     assert (common["fold"] == common["fold_b"]).all(), "the same timestamp got different folds for two models"
     for m, s in summary["models"].items():
         assert 0 < s["coverage"] <= 1 and s["folds"] == 3, m
+
+
+def test_feature_budgets_are_enforced_per_family(small_run: Path, tiny_params) -> None:
+    """Boosting gets 80-120 features (from ~250 candidates), a TCN 60-100, chosen on training rows."""
+    for name, (lo, hi) in {"lightgbm": (80, 120), "tcn": (60, 100)}.items():
+        cls = all_models()[name]
+        out = train_model(small_run, name, 10, params=tiny_params(cls)).directory
+        routing = json.loads((out / "routing.json").read_text())
+        assert lo <= routing["n_features"] <= hi, (name, routing["n_features"])
+        assert routing["coverage"]["selection"]["candidates"] > hi

@@ -47,6 +47,12 @@ class TabularView:
     def take(self, idx: np.ndarray) -> np.ndarray:
         return self.x[idx]
 
+    def select_columns(self, cols: np.ndarray) -> TabularView:
+        cols = np.asarray(cols)
+        return TabularView(
+            np.ascontiguousarray(self.x[:, cols]), self.timestamps, tuple(self.feature_names[i] for i in cols)
+        )
+
 
 @dataclass(frozen=True)
 class WindowView:
@@ -84,6 +90,13 @@ class WindowView:
 
     def subset(self, idx: np.ndarray) -> WindowView:
         return WindowView(self.values, self.ends[idx], self.seq_len, self.timestamps[idx], self.feature_names)
+
+    def select_columns(self, cols: np.ndarray) -> WindowView:
+        cols = np.asarray(cols)
+        return WindowView(
+            np.ascontiguousarray(self.values[:, cols]), self.ends, self.seq_len, self.timestamps,
+            tuple(self.feature_names[i] for i in cols),
+        )  # fmt: skip
 
     def take(self, idx: np.ndarray) -> np.ndarray:
         """Materialise windows ``idx`` as ``(len(idx), seq_len, f)`` float32."""
@@ -133,6 +146,9 @@ class MultiStreamView:
 
     def subset(self, idx: np.ndarray) -> MultiStreamView:
         return MultiStreamView(tuple(s.subset(idx) for s in self.streams), self.stream_names)
+
+    def select_columns(self, cols: np.ndarray) -> MultiStreamView:
+        return MultiStreamView(tuple(s.select_columns(cols) for s in self.streams), self.stream_names)
 
     def take(self, idx: np.ndarray) -> np.ndarray:
         return np.stack([s.take(idx) for s in self.streams], axis=1)

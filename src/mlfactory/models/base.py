@@ -84,6 +84,9 @@ class Dataset:
         w = None if self.sample_weight is None else self.sample_weight[idx]
         return Dataset(self.x.subset(idx), self.y[idx], w)
 
+    def select_columns(self, cols: np.ndarray) -> Dataset:
+        return Dataset(self.x.select_columns(cols), self.y, self.sample_weight)
+
 
 class Model(ABC):
     """Base class of every registered model."""

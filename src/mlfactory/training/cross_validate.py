@@ -22,6 +22,7 @@ from mlfactory.errors import ConfigError
 from mlfactory.models.base import CLASSES, PROBA_COLUMNS
 from mlfactory.models.config import apply_overrides
 from mlfactory.runtime.executor import make_executor
+from mlfactory.selection.step import FeatureSelector
 from mlfactory.splits import Fold, combinatorial_purged_cv, folds_to_json, purged_kfold, walk_forward
 from mlfactory.training.model_data import build_model_data
 from mlfactory.training.oof import generate_oof, write_oof
@@ -165,6 +166,7 @@ def run_cv(
             oof = generate_oof(
                 cfg.model_cls, cfg.params, dataset, folds, ex, seed, INNER_VAL_FRAC,
                 t1=clock.t1, clock_ts=clock.ts, embargo_ns=embargo_ns, n_jobs=1,
+                selector=FeatureSelector.for_model(name, cfg.model_cls.family, seed),
             )  # fmt: skip
             write_oof(oof, out)
             loss, prior = oof_log_loss(oof.frame, clock)

@@ -32,6 +32,7 @@ from mlfactory.evaluation import class_frequencies
 from mlfactory.models.base import CLASSES, PROBA_COLUMNS, Dataset, InputKind
 from mlfactory.models.registry import get_model_class
 from mlfactory.runtime.executor import make_executor
+from mlfactory.selection.step import FeatureSelector
 from mlfactory.splits import purged_kfold
 from mlfactory.training.cross_validate import params_per_model, training_clock
 from mlfactory.training.evaluate import evaluate_split
@@ -48,7 +49,7 @@ from mlfactory.training.stacking import (
     priors_from,
     stack_predictions,
 )
-from mlfactory.training.train import resolve_config, routing_record, write_metrics
+from mlfactory.training.train import resolve_config, routing_record, select_features, write_metrics
 
 INNER_VAL_FRAC = 0.15
 Progress = Callable[[str], None]
@@ -143,6 +144,7 @@ def train_ensemble(
             oof = generate_oof(
                 cfg.model_cls, cfg.params, md.dataset.subset(train_rows), folds, ex, seed, INNER_VAL_FRAC,
                 t1=clock.t1, clock_ts=clock.ts, embargo_ns=embargo_ns,
+                selector=FeatureSelector.for_model(b, cfg.model_cls.family, seed),
             )  # fmt: skip
             base_dir = out / "bases" / b
             write_oof(oof, base_dir)
@@ -174,7 +176,8 @@ def train_ensemble(
     split_preds: dict[str, dict[str, pl.DataFrame]] = {"val": {}, "test": {}}
     for b, cfg in configs.items():
         progress(f"ensemble: retrain {b} on the whole training period")
-        md = model_data[b]
+        md = select_features(model_data[b], cfg, seed)
+        (out / "bases" / b / "routing.json").write_text(json.dumps(routing_record(cfg, md), indent=2))
         train, val = md.dataset.subset(md.rows("train")), md.dataset.subset(md.rows("val"))
         model = cfg.model_cls(cfg.params, seed=seed).fit(train, val)
         model.save(out / "bases" / b / "model")

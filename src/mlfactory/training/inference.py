@@ -111,12 +111,14 @@ def predict_bundle(bundle_dir: Path, data_path: Path, out: Path) -> dict[str, An
             source=str(bundle_dir / entry["routing"]),
         )
         md = build_model_data(data, cfg, h)  # type: ignore[arg-type]
-        if list(md.feature_names) != routing["features"]:
+        missing = [f for f in routing["features"] if f not in md.feature_names]
+        if missing:
             raise ArtifactError(
-                f"{base}: the features built from the new bars differ from those the model was trained on"
+                f"{base}: features {missing[:5]} the model was trained on cannot be built from the new bars"
             )
+        cols = np.array([md.feature_names.index(f) for f in routing["features"]])
         model = cls.load(bundle_dir / entry["directory"])
-        proba = model.predict_proba(md.dataset.x)
+        proba = model.predict_proba(md.dataset.x.select_columns(cols))
         preds[base] = pl.DataFrame(
             {
                 "timestamp": pl.Series(md.timestamps).cast(pl.Datetime("ns", "UTC")),

@@ -48,6 +48,7 @@ class FoldJob:
     train_rows: np.ndarray
     val_rows: np.ndarray | None
     test_rows: np.ndarray
+    selector: Any = None  # a FeatureSelector: chooses columns on this fold's training rows only
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def generate_oof(
     clock_ts: np.ndarray | None = None,
     embargo_ns: int = 0,
     n_jobs: int = 1,
+    selector: Any = None,
 ) -> OofResult:
     """Fit ``model_cls`` on each fold's training part and predict its test part.
 
@@ -125,7 +127,7 @@ def generate_oof(
     """
     jobs, coverage = plan_fold_jobs(
         model_cls, params, dataset, folds, seed, inner_val_frac,
-        t1=t1, clock_ts=clock_ts, embargo_ns=embargo_ns, n_jobs=n_jobs,
+        t1=t1, clock_ts=clock_ts, embargo_ns=embargo_ns, n_jobs=n_jobs, selector=selector,
     )  # fmt: skip
     if not jobs:
         raise DataError(
@@ -148,6 +150,7 @@ def plan_fold_jobs(
     clock_ts: np.ndarray | None = None,
     embargo_ns: int = 0,
     n_jobs: int = 1,
+    selector: Any = None,
 ) -> tuple[list[FoldJob], OofCoverage]:
     """The jobs ``generate_oof`` runs (rows of ``dataset``) and the coverage of the test folds."""
     if not folds:
@@ -190,7 +193,15 @@ def plan_fold_jobs(
         train_rows, test_rows = row_of[train_clock], row_of[fold.test_idx[test_present]]
         jobs.append(
             FoldJob(
-                model_cls, params_dict, int(seed), int(n_jobs), fold.fold_id, train_rows, val_rows, test_rows
+                model_cls,
+                params_dict,
+                int(seed),
+                int(n_jobs),
+                fold.fold_id,
+                train_rows,
+                val_rows,
+                test_rows,
+                selector,
             )
         )
         n_val = 0 if val_rows is None else int(val_rows.size)
@@ -209,6 +220,8 @@ def plan_fold_jobs(
 def fit_predict_fold(dataset: Dataset, job: FoldJob) -> FoldResult:
     """Fit a fresh model on the job's training rows (validation rows for early stopping) and predict its test rows."""
     model = job.model_cls(job.params, seed=job.seed, n_jobs=job.n_jobs)
+    if job.selector is not None:
+        dataset = dataset.select_columns(job.selector.select(dataset.subset(job.train_rows)))
     val = None if job.val_rows is None else dataset.subset(job.val_rows)
     model.fit(dataset.subset(job.train_rows), val)
     if job.test_rows.size == 0:

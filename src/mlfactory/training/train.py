@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from mlfactory.errors import DataError
 from mlfactory.evaluation import class_frequencies
 from mlfactory.models.base import Model
 from mlfactory.models.config import ModelConfig, apply_overrides, load_model_config
+from mlfactory.selection.step import FeatureSelector
 from mlfactory.training.evaluate import evaluate_split
 from mlfactory.training.model_data import ModelData, build_model_data
 from mlfactory.training.overfitting_stats import run_trial_sharpes
@@ -66,6 +67,20 @@ def routing_record(cfg: ModelConfig, md: ModelData) -> dict[str, Any]:
     }
 
 
+def select_features(md: ModelData, cfg: ModelConfig, seed: int) -> ModelData:
+    """Apply the model's feature budget, chosen on the training split's rows only (selection/step.py)."""
+    selector = FeatureSelector.for_model(cfg.model, cfg.model_cls.family, seed)
+    if selector is None:
+        return md
+    cols = selector.select(md.dataset.subset(md.rows("train")))
+    if len(cols) == len(md.feature_names):
+        return md
+    names = tuple(md.feature_names[i] for i in cols)
+    coverage = md.coverage | {"selection": {"candidates": len(md.feature_names), "selected": len(cols),
+                                            "budget": [selector.min_features, selector.max_features], "method": "mdi"}}  # fmt: skip
+    return replace(md, dataset=md.dataset.select_columns(cols), feature_names=names, coverage=coverage)
+
+
 def split_datasets(md: ModelData) -> dict[str, np.ndarray]:
     rows = {s: md.rows(s) for s in ("train", "val", "test")}
     for split, idx in rows.items():
@@ -81,7 +96,7 @@ def fit_and_evaluate(
     data: RunData, cfg: ModelConfig, horizon: int, *, seed: int, n_jobs: int = 1
 ) -> tuple[Model, ModelData, dict[str, Any], dict[str, Any]]:
     """Fit on train (early stopping on val) and evaluate on val and test; return model, data, metrics, evaluations."""
-    md = build_model_data(data, cfg, horizon)
+    md = select_features(build_model_data(data, cfg, horizon), cfg, seed)
     rows = split_datasets(md)
     train, val = md.dataset.subset(rows["train"]), md.dataset.subset(rows["val"])
     t0 = time.perf_counter()
