@@ -121,3 +121,15 @@ def test_feature_budgets_are_enforced_per_family(small_run: Path, tiny_params) -
         routing = json.loads((out / "routing.json").read_text())
         assert lo <= routing["n_features"] <= hi, (name, routing["n_features"])
         assert routing["coverage"]["selection"]["candidates"] > hi
+
+
+def test_feature_selection_is_cached_per_model_timeframe_and_horizon(small_run: Path, tiny_params) -> None:
+    cls = all_models()["xgboost"]
+    train_model(small_run, "xgboost", 10, params=tiny_params(cls))
+    cache = small_run / "selection" / "xgboost_15m_h10.json"
+    stored = json.loads(cache.read_text())
+    assert 80 <= len(stored["selected"]) <= 120
+    stored["selected"] = stored["selected"][:85]  # a different (valid) choice under the same key is reused
+    cache.write_text(json.dumps(stored))
+    again = train_model(small_run, "xgboost", 10, params=tiny_params(cls))
+    assert json.loads((again.directory / "routing.json").read_text())["n_features"] == 85

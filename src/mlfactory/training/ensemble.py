@@ -49,7 +49,13 @@ from mlfactory.training.stacking import (
     priors_from,
     stack_predictions,
 )
-from mlfactory.training.train import resolve_config, routing_record, select_features, write_metrics
+from mlfactory.training.train import (
+    resolve_config,
+    routing_record,
+    select_features,
+    selection_cache_path,
+    write_metrics,
+)
 
 INNER_VAL_FRAC = 0.15
 Progress = Callable[[str], None]
@@ -176,7 +182,7 @@ def train_ensemble(
     split_preds: dict[str, dict[str, pl.DataFrame]] = {"val": {}, "test": {}}
     for b, cfg in configs.items():
         progress(f"ensemble: retrain {b} on the whole training period")
-        md = select_features(model_data[b], cfg, seed)
+        md = select_features(model_data[b], cfg, seed, selection_cache_path(data, cfg, h))
         (out / "bases" / b / "routing.json").write_text(json.dumps(routing_record(cfg, md), indent=2))
         train, val = md.dataset.subset(md.rows("train")), md.dataset.subset(md.rows("val"))
         model = cfg.model_cls(cfg.params, seed=seed).fit(train, val)

@@ -7,6 +7,7 @@ the decision clock), ``metrics.json``, ``predictions_{val,test}.parquet`` and ``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from mlfactory.errors import DataError
 from mlfactory.evaluation import class_frequencies
 from mlfactory.models.base import Model
 from mlfactory.models.config import ModelConfig, apply_overrides, load_model_config
+from mlfactory.run_dir import stable_hash
 from mlfactory.selection.step import FeatureSelector
 from mlfactory.training.evaluate import evaluate_split
 from mlfactory.training.model_data import ModelData, build_model_data
@@ -67,18 +69,40 @@ def routing_record(cfg: ModelConfig, md: ModelData) -> dict[str, Any]:
     }
 
 
-def select_features(md: ModelData, cfg: ModelConfig, seed: int) -> ModelData:
-    """Apply the model's feature budget, chosen on the training split's rows only (selection/step.py)."""
+def select_features(md: ModelData, cfg: ModelConfig, seed: int, cache: Path | None = None) -> ModelData:
+    """Apply the model's feature budget, chosen on the training split's rows only (selection/step.py).
+
+    With ``cache`` (a JSON path, e.g. ``RUN/selection/<model>_<tf>_h<H>.json``) the choice is reused
+    when the candidates, the training rows and the selector are unchanged.
+    """
     selector = FeatureSelector.for_model(cfg.model, cfg.model_cls.family, seed)
     if selector is None:
         return md
-    cols = selector.select(md.dataset.subset(md.rows("train")))
+    train = md.dataset.subset(md.rows("train"))
+    key = stable_hash(
+        {"names": md.feature_names, "ts": hashlib.sha256(train.timestamps.tobytes()).hexdigest(),
+         "y": hashlib.sha256(train.y.tobytes()).hexdigest(), "selector": selector.__dict__}
+    )  # fmt: skip
+    cached = json.loads(cache.read_text()) if cache is not None and cache.is_file() else None
+    if cached is not None and cached.get("key") == key:
+        cols = np.array([md.feature_names.index(f) for f in cached["selected"]])
+    else:
+        cols = selector.select(train)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(
+                json.dumps({"key": key, "selected": [md.feature_names[i] for i in cols]}, indent=2)
+            )
     if len(cols) == len(md.feature_names):
         return md
     names = tuple(md.feature_names[i] for i in cols)
     coverage = md.coverage | {"selection": {"candidates": len(md.feature_names), "selected": len(cols),
                                             "budget": [selector.min_features, selector.max_features], "method": "mdi"}}  # fmt: skip
     return replace(md, dataset=md.dataset.select_columns(cols), feature_names=names, coverage=coverage)
+
+
+def selection_cache_path(data: RunData, cfg: ModelConfig, horizon: int) -> Path:
+    return data.run.root / "selection" / f"{cfg.model}_{cfg.timeframe}_h{horizon}.json"
 
 
 def split_datasets(md: ModelData) -> dict[str, np.ndarray]:
@@ -96,7 +120,9 @@ def fit_and_evaluate(
     data: RunData, cfg: ModelConfig, horizon: int, *, seed: int, n_jobs: int = 1
 ) -> tuple[Model, ModelData, dict[str, Any], dict[str, Any]]:
     """Fit on train (early stopping on val) and evaluate on val and test; return model, data, metrics, evaluations."""
-    md = select_features(build_model_data(data, cfg, horizon), cfg, seed)
+    md = select_features(
+        build_model_data(data, cfg, horizon), cfg, seed, selection_cache_path(data, cfg, horizon)
+    )
     rows = split_datasets(md)
     train, val = md.dataset.subset(rows["train"]), md.dataset.subset(rows["val"])
     t0 = time.perf_counter()
