@@ -97,3 +97,12 @@ def test_overrides_merge_into_the_file(tmp_path: Path) -> None:
     assert cfg.data.validation.zero_volume == "drop"
     assert cfg.data.validation.duplicates == "repair"
     assert cfg.data.timezone == "UTC"
+
+
+def test_shipped_pipeline_yaml_spells_out_exactly_the_defaults() -> None:
+    from pathlib import Path
+
+    from mlfactory.config import PipelineConfig, load_pipeline_config
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "pipeline.yaml"
+    assert load_pipeline_config(path) == PipelineConfig()

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from mlfactory.cli.common import console, emit_json, progress, user_errors
+from mlfactory.cli.train_cmd import device_params
 from mlfactory.errors import ConfigError
 
 
@@ -40,6 +41,7 @@ def train_ensemble(
         bool, typer.Option("--no-guard", help="keep the meta-learner even where it loses on validation")
     ] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="seed (default: the run's)")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="neural bases: auto | cpu | cuda")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
 ) -> None:
     """Train a heterogeneous stacked ensemble: per-base routing, shared purged OOF, 2D meta-learner, guard."""
@@ -59,6 +61,7 @@ def train_ensemble(
         raise ConfigError(
             "train-ensemble needs --base-models, --meta-learner and --horizon (or a --recipe that sets them)"
         )
+    param = [*(param or []), *device_params(device, list(bases), prefixed=True)]
     spec = EnsembleSpec(
         bases=tuple(bases),
         meta_learner=meta,

@@ -20,6 +20,25 @@ Params = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")]
 Seed = Annotated[int | None, typer.Option("--seed", help="seed (default: the run's seed)")]
 NJobs = Annotated[int, typer.Option("--n-jobs", help="threads/processes a model may use")]
+Device = Annotated[
+    str | None,
+    typer.Option(
+        "--device", help="neural models: auto (CUDA when available, mixed precision there) | cpu | cuda"
+    ),
+]
+
+
+def device_params(device: str | None, models: list[str], prefixed: bool = False) -> list[str]:
+    """``--device`` as ``device=...`` overrides for the models that have a device parameter."""
+    if device is None:
+        return []
+    from mlfactory.errors import ConfigError
+    from mlfactory.models.registry import get_model_class
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"--device {device!r}: use auto, cpu or cuda")
+    takers = [m for m in models if "device" in get_model_class(m).Params.model_fields]
+    return [f"{m}.device={device}" if prefixed else f"device={device}" for m in takers]
 
 
 def _headline(metrics: dict, split: str) -> dict:
@@ -51,11 +70,13 @@ def train(
     param: Params = None,
     seed: Seed = None,
     n_jobs: NJobs = 1,
+    device: Device = None,
     json_out: Json = False,
 ) -> None:
     """Train one model on the training split (early stopping on val) and evaluate it on val and test."""
     from mlfactory.training.train import train_model
 
+    param = [*(param or []), *device_params(device, [model])]
     result = train_model(
         run, model, horizon, params=param or [], timeframe=timeframe, feature_set=feature_set,
         seed=seed, n_jobs=n_jobs, progress=progress,
@@ -104,12 +125,14 @@ def cv(
     executor: Annotated[str, typer.Option("--executor", help="local | process")] = "local",
     seed: Seed = None,
     n_jobs: NJobs = 1,
+    device: Device = None,
     json_out: Json = False,
 ) -> None:
     """Out-of-fold predictions for each model on the run's shared purged folds (optionally tuned)."""
     from mlfactory.training.cross_validate import run_cv
 
     names = [m.strip() for m in models.split(",") if m.strip()]
+    param = [*(param or []), *device_params(device, names, prefixed=True)]
     summary = run_cv(
         run, names, horizon, n_splits=n_splits, method=method, test_groups=test_groups, tune=tune,
         params=param or [], executor=executor, seed=seed, n_jobs=n_jobs, progress=progress,
