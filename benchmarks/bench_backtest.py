@@ -95,7 +95,9 @@ def _time_demo(quick: bool) -> None:
         cmd = [str(exe), "demo", "--out", tmp, *(["--quick"] if quick else [])]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
-        print(f"mlfactory demo{' --quick' if quick else ''}: {time.perf_counter() - t0:.1f} s wall (fresh directory)")
+        print(
+            f"mlfactory demo{' --quick' if quick else ''}: {time.perf_counter() - t0:.1f} s wall (fresh directory)"
+        )
 
 
 if __name__ == "__main__":

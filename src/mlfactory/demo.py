@@ -30,10 +30,10 @@ class DemoSize:
 
 
 FULL = DemoSize(
-    bars=120_000,
-    folds=4,
+    bars=90_000,
+    folds=3,
     tabular=("n_estimators=150",),
-    neural=("epochs=4", "seq_len=32", "patience=2", "progress=false"),
+    neural=("epochs=3", "seq_len=32", "patience=2", "progress=false"),
 )
 QUICK = DemoSize(
     bars=30_000,
