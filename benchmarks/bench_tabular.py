@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from mlfactory.adapters.views import TabularView
-from mlfactory.models.base import Dataset, InputKind
+from mlfactory.models.base import Dataset, Family, InputKind
 from mlfactory.models.config import load_model_config
 from mlfactory.models.registry import all_models, get_model_class
 from mlfactory.runtime.executor import make_executor
@@ -66,7 +66,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    tabular = [n for n, c in all_models().items() if c.input_kind == InputKind.TABULAR]
+    tabular = [
+        n
+        for n, c in all_models().items()
+        if c.input_kind == InputKind.TABULAR and c.family not in (Family.META, Family.ENSEMBLE)
+    ]
     names = tabular if args.models == "all" else args.models.split(",")
     ds, t1 = synthetic(args.rows, args.features, args.seed)
     n = len(ds)
@@ -124,7 +128,9 @@ def _settings(name: str, params: dict, model: object) -> str:
         return f"{params['n_estimators']} trees, 20% bootstrap"
     if name == "svm":
         return f"{params['kernel']}, {params['n_components']} comps, C={params['C']}"
-    return f"C={params['C']}"
+    if "C" in params:
+        return f"C={params['C']}"
+    return ", ".join(f"{k}={v}" for k, v in params.items() if k in ("alpha", "class_weight"))
 
 
 if __name__ == "__main__":
