@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlfactory.cli.demo_cmd import QUICK_BARS, sample_path
+from mlfactory.demo import QUICK, sample_path
 from mlfactory.config import load_pipeline_config
 from mlfactory.data.instruments import get_instrument
 from mlfactory.evaluation import (
@@ -47,7 +47,7 @@ def build_run(out: Path, seed: int = 0) -> Path:
     """``out/run``: manifest + bars (pipeline), labels, two single models (h6), one partial model (h12),
     one stacked ensemble. Returns the run directory."""
     run = run_pipeline(
-        sample_path(out, QUICK_BARS), get_instrument("MES"), load_pipeline_config(), out / "run"
+        sample_path(out, QUICK.bars), get_instrument("MES"), load_pipeline_config(), out / "run"
     ).run.root
     bars = pl.read_parquet(run / "data" / "bars_5m.parquet").sort("timestamp")
     feats = _features(bars)
