@@ -213,7 +213,10 @@ def test_demo_quick(tmp_path: Path) -> None:
     for tf in ("1m", *LADDER):
         assert (run / "data" / f"bars_{tf}.parquet").is_file(), tf
     assert summary["rows"] > 25_000
-    assert summary["gaps"]["by_kind"]["daily_break"] > 0
+    assert Path(summary["report"]).is_file() and Path(summary["report"]).stat().st_size > 100_000
+    assert [m["model"] for m in summary["models"]] == ["lightgbm", "tcn", "ensemble standard"]
+    assert (run / "ensembles" / "standard_h10" / "ensemble.json").is_file()
+    assert summary["guard"]["kept"] in ("meta", "weighted_average", "best_base")
 
 
 @pytest.mark.real_data
