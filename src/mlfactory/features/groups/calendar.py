@@ -52,52 +52,26 @@ def region_open(c: BarContext, region: str) -> np.ndarray:
     return ((mod > open_min) & (mod <= close_min) & (dow <= 5)).astype(np.float64)
 
 
+def _add_cyclical(g: GroupBuilder, name: str, value, period: float, what: str) -> None:
+    """``<name>_sin`` and ``<name>_cos`` of ``value(c)`` on a circle of length ``period``."""
+    for fn_name, fn in (("sin", np.sin), ("cos", np.cos)):
+        g.add(
+            f"{name}_{fn_name}",
+            lambda c, fn=fn: fn(2.0 * np.pi * value(c) / period),
+            warmup=0,
+            kind="raw",
+            desc=f"{'sine' if fn_name == 'sin' else 'cosine'} of {what}",
+        )
+
+
 def build(g: GroupBuilder) -> None:
-    two_pi = 2.0 * np.pi
-    g.add(
-        "dow_sin",
-        lambda c: np.sin(two_pi * trading_weekday(c) / 7.0),
-        warmup=0,
-        kind="raw",
-        desc="sine of the trading day's weekday",
-    )
-    g.add(
-        "dow_cos",
-        lambda c: np.cos(two_pi * trading_weekday(c) / 7.0),
-        warmup=0,
-        kind="raw",
-        desc="cosine of the trading day's weekday",
-    )
+    _add_cyclical(g, "dow", trading_weekday, 7.0, "the trading day's weekday")
     g.add("day_of_week", trading_weekday, warmup=0, kind="raw", desc="weekday of the trading day, 0 = Monday")
-    g.add(
-        "month_sin",
-        lambda c: np.sin(two_pi * trading_month(c) / 12.0),
-        warmup=0,
-        kind="raw",
-        desc="sine of the trading day's month",
-    )
-    g.add(
-        "month_cos",
-        lambda c: np.cos(two_pi * trading_month(c) / 12.0),
-        warmup=0,
-        kind="raw",
-        desc="cosine of the trading day's month",
-    )
+    _add_cyclical(g, "month", trading_month, 12.0, "the trading day's month")
     if not g.intraday:
         return
-    g.add(
-        "tod_sin",
-        lambda c: np.sin(two_pi * exchange_minute_of_day(c) / 1440.0),
-        warmup=0,
-        kind="raw",
-        desc="sine of the bar close's time of day in the exchange timezone",
-    )
-    g.add(
-        "tod_cos",
-        lambda c: np.cos(two_pi * exchange_minute_of_day(c) / 1440.0),
-        warmup=0,
-        kind="raw",
-        desc="cosine of the bar close's time of day in the exchange timezone",
+    _add_cyclical(
+        g, "tod", exchange_minute_of_day, 1440.0, "the bar close's time of day in the exchange timezone"
     )
     g.add(
         "minutes_since_open",
