@@ -22,6 +22,8 @@ from mlfactory.adapters.views import ModelInput
 from mlfactory.errors import ConfigError, DataError
 
 CLASSES: tuple[int, int, int] = (-1, 0, 1)
+PARAMS_FILE = "params.json"
+META_FILE = "meta.json"
 PROBA_COLUMNS: tuple[str, str, str] = ("p_short", "p_neutral", "p_long")
 
 
@@ -160,3 +162,24 @@ def normalise_proba(p: np.ndarray, classes_seen: np.ndarray | None = None) -> np
     s = p.sum(axis=1, keepdims=True)
     s[s == 0] = 1.0
     return p / s
+
+
+def restore_model(cls: type[Model], directory: Path) -> tuple[Model, dict[str, Any]]:
+    """Verify a saved model directory's hash manifest and rebuild ``cls`` from its params and meta.
+
+    Returns the unfitted instance (params, seed, n_jobs restored) and the meta dict, from which the
+    caller restores its fitted state. Raises ``ArtifactError`` if a file changed or the directory
+    holds another model.
+    """
+    import json
+
+    from mlfactory.artifacts import verify_file_manifest
+    from mlfactory.errors import ArtifactError
+
+    directory = Path(directory)
+    verify_file_manifest(directory)
+    meta = json.loads((directory / META_FILE).read_text())
+    if meta.get("model") != cls.name:
+        raise ArtifactError(f"{directory}: holds model {meta.get('model')!r}, not {cls.name!r}")
+    params = make_params(cls, json.loads((directory / PARAMS_FILE).read_text()), str(directory / PARAMS_FILE))
+    return cls(params, seed=meta["seed"], n_jobs=meta["n_jobs"]), meta

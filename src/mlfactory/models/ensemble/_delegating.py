@@ -16,13 +16,21 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from mlfactory.adapters.views import ModelInput
-from mlfactory.artifacts import MANIFEST, verify_file_manifest, write_file_manifest
+from mlfactory.artifacts import MANIFEST, write_file_manifest
 from mlfactory.errors import ArtifactError, DataError
-from mlfactory.models.base import Dataset, Family, InputKind, Model, ModelParams, make_params
+from mlfactory.models.base import (
+    META_FILE,
+    PARAMS_FILE,
+    Dataset,
+    Family,
+    InputKind,
+    Model,
+    ModelParams,
+    make_params,
+    restore_model,
+)
 from mlfactory.models.ensemble._base import check_same_columns, check_stacked_input, check_time_order
 
-PARAMS_FILE = "params.json"
-META_FILE = "meta.json"
 INNER_DIR = "meta_learner"
 META_LEARNER_CHOICES = ("logistic", "ridge_meta", "mlp_meta", "calibrated_meta", "xgboost_meta")
 
@@ -120,14 +128,7 @@ class DelegatingEnsemble(Model):
         from mlfactory.models.registry import get_model_class
 
         directory = Path(directory)
-        verify_file_manifest(directory)
-        meta = json.loads((directory / META_FILE).read_text())
-        if meta.get("model") != cls.name:
-            raise ArtifactError(f"{directory}: holds model {meta.get('model')!r}, not {cls.name!r}")
-        params = make_params(
-            cls, json.loads((directory / PARAMS_FILE).read_text()), str(directory / PARAMS_FILE)
-        )
-        model = cls(params, seed=meta["seed"], n_jobs=meta["n_jobs"])
+        model, meta = restore_model(cls, directory)
         if meta["meta_learner"] != model.params.meta_learner:
             raise ArtifactError(f"{directory}: meta.json and params.json name different meta-learners")
         model.meta_ = get_model_class(meta["meta_learner"]).load(directory / INNER_DIR)

@@ -34,17 +34,19 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from mlfactory.adapters.views import ModelInput, MultiStreamView, WindowView
-from mlfactory.artifacts import verify_file_manifest, write_file_manifest
+from mlfactory.artifacts import write_file_manifest
 from mlfactory.errors import ArtifactError, DataError
 from mlfactory.models.base import (
     CLASSES,
+    META_FILE,
+    PARAMS_FILE,
     Dataset,
     Family,
     InputKind,
     Model,
     ModelParams,
-    make_params,
     normalise_proba,
+    restore_model,
 )
 from mlfactory.models.config import float_dim
 from mlfactory.models.sequence._trainer import (
@@ -58,8 +60,6 @@ from mlfactory.models.sequence._trainer import (
 )
 
 WEIGHTS_FILE = "weights.safetensors"
-PARAMS_FILE = "params.json"
-META_FILE = "meta.json"
 
 COMMON_SEARCH_SPACE: dict[str, Any] = {
     "lr": float_dim(1e-4, 3e-3, log=True),
@@ -199,14 +199,7 @@ class SequenceModel(Model):
     @classmethod
     def load(cls, directory: Path) -> SequenceModel:
         directory = Path(directory)
-        verify_file_manifest(directory)
-        meta = json.loads((directory / META_FILE).read_text())
-        if meta.get("model") != cls.name:
-            raise ArtifactError(f"{directory}: holds model {meta.get('model')!r}, not {cls.name!r}")
-        params = make_params(
-            cls, json.loads((directory / PARAMS_FILE).read_text()), str(directory / PARAMS_FILE)
-        )
-        model = cls(params, seed=meta["seed"], n_jobs=meta["n_jobs"])
+        model, meta = restore_model(cls, directory)
         model.classes_ = np.asarray(meta["classes"], dtype=np.int64)
         model.feature_names_ = tuple(meta["feature_names"])
         model.stream_names_ = tuple(meta["stream_names"])

@@ -25,15 +25,21 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from mlfactory.adapters.views import ModelInput
-from mlfactory.artifacts import verify_file_manifest, write_file_manifest
+from mlfactory.artifacts import write_file_manifest
 from mlfactory.errors import ArtifactError, ConfigError, DataError
-from mlfactory.models.base import CLASSES, Dataset, InputKind, Model, make_params, normalise_proba
+from mlfactory.models.base import (
+    CLASSES,
+    META_FILE,
+    PARAMS_FILE,
+    Dataset,
+    InputKind,
+    Model,
+    normalise_proba,
+    restore_model,
+)
 
 ClassWeight = Literal["balanced", "none"]
 ValArrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # (x, class codes, row weights) of the validation set
-
-PARAMS_FILE = "params.json"
-META_FILE = "meta.json"
 
 
 def balanced_class_factors(y: np.ndarray, w: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -128,14 +134,7 @@ class TabularModel(Model):
     @classmethod
     def load(cls, directory: Path) -> TabularModel:
         directory = Path(directory)
-        verify_file_manifest(directory)
-        meta = json.loads((directory / META_FILE).read_text())
-        if meta.get("model") != cls.name:
-            raise ArtifactError(f"{directory}: holds model {meta.get('model')!r}, not {cls.name!r}")
-        params = make_params(
-            cls, json.loads((directory / PARAMS_FILE).read_text()), str(directory / PARAMS_FILE)
-        )
-        model = cls(params, seed=meta["seed"], n_jobs=meta["n_jobs"])
+        model, meta = restore_model(cls, directory)
         model.classes_ = np.asarray(meta["classes"], dtype=np.int64)
         model.feature_names_ = tuple(meta["feature_names"])
         model._load_native(directory, meta)
