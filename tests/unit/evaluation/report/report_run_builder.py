@@ -20,9 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlfactory.demo import QUICK, sample_path
 from mlfactory.config import load_pipeline_config
 from mlfactory.data.instruments import get_instrument
+from mlfactory.demo import QUICK, sample_path
 from mlfactory.evaluation import (
     backtest,
     buy_and_hold,
