@@ -145,3 +145,28 @@ def test_ensemble_of_complementary_bases_beats_each_base() -> None:
     assert stack.view.ndim == 2
     for b, loss in base_losses.items():
         assert ens_loss < loss - 0.02, f"ensemble {ens_loss:.4f} does not beat {b} {loss:.4f}"
+
+
+def test_live_prediction_from_bars_up_to_t_equals_the_batch_prediction_at_t(
+    stacked: dict, small_run: Path
+) -> None:
+    """End-to-end causality: feeding only the bars closed by t (as a live system would) reproduces the
+    ensemble's prediction at t computed from the whole file."""
+    from mlfactory.pipeline import load_and_validate
+    from mlfactory.training.inference import load_bundle, predict_bars
+
+    bundle = load_bundle(Path(stacked["directory"]))
+    manifest = json.loads((small_run / "manifest.json").read_text())
+    bars, _ = load_and_validate(Path(manifest["input"]["path"]), bundle.instrument, bundle.config)
+    bars = bars.drop("row")
+    full, _ = predict_bars(bundle, bars)
+    checked = 0
+    for t in full["timestamp"].gather([full.height // 2, full.height - 40]):
+        live, _ = predict_bars(bundle, bars.filter(pl.col("timestamp") <= t), latest=1)
+        assert live["timestamp"][0] == t
+        expected = full.filter(pl.col("timestamp") == t)
+        np.testing.assert_allclose(
+            live.select(PROBA_COLUMNS).to_numpy(), expected.select(PROBA_COLUMNS).to_numpy(), atol=1e-5
+        )
+        checked += 1
+    assert checked == 2

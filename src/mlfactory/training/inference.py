@@ -11,6 +11,7 @@ build, the stack is assembled with the bundle's coverage policy, and the kept co
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,8 @@ from mlfactory.errors import ArtifactError
 from mlfactory.evaluation import positions_from_probabilities
 from mlfactory.features.mtf import DEFAULT_MTF_FEATURES
 from mlfactory.features.store import build_feature_frame
-from mlfactory.models.base import PROBA_COLUMNS
-from mlfactory.models.config import model_config_from_mapping
+from mlfactory.models.base import PROBA_COLUMNS, Model
+from mlfactory.models.config import ModelConfig, model_config_from_mapping
 from mlfactory.models.registry import get_model_class
 from mlfactory.pipeline import load_and_validate
 from mlfactory.training.model_data import build_model_data
@@ -90,18 +91,32 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def predict_bundle(bundle_dir: Path, data_path: Path, out: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LoadedBase:
+    config: ModelConfig
+    model: Model
+    features: list[str]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded ensemble bundle: everything needed to predict, read once."""
+
+    directory: Path
+    spec: dict[str, Any]
+    config: PipelineConfig
+    instrument: Instrument
+    fitted: dict[str, Any]
+    bases: dict[str, LoadedBase]
+    meta: Model | None
+
+
+def load_bundle(bundle_dir: Path) -> Bundle:
     bundle_dir = Path(bundle_dir)
     spec = _read_json(bundle_dir / "ensemble.json")
     if spec.get("format") != BUNDLE_FORMAT:
         raise ArtifactError(f"{bundle_dir}: not an mlfactory ensemble bundle (format {spec.get('format')!r})")
-    config = PipelineConfig.model_validate(spec["pipeline_config"])
-    instrument = Instrument.model_validate(spec["instrument"])
-    fitted = _read_json(bundle_dir / "features_fitted_state.json")
-    bars, report = load_and_validate(Path(data_path), instrument, config)
-    data = InferenceData(bars.drop("row"), config, instrument, fitted)
-    h = int(spec["horizon"])
-    preds: dict[str, pl.DataFrame] = {}
+    bases = {}
     for base, entry in spec["bases"].items():
         routing = _read_json(bundle_dir / entry["routing"])
         cls = get_model_class(routing["model"])
@@ -110,46 +125,75 @@ def predict_bundle(bundle_dir: Path, data_path: Path, out: Path) -> dict[str, An
             {k: routing[k] for k in ("timeframe", "mtf_strategy", "mtf_timeframes", "feature_set", "params")},
             source=str(bundle_dir / entry["routing"]),
         )
-        md = build_model_data(data, cfg, h)  # type: ignore[arg-type]
-        missing = [f for f in routing["features"] if f not in md.feature_names]
+        bases[base] = LoadedBase(cfg, cls.load(bundle_dir / entry["directory"]), list(routing["features"]))
+    meta = None
+    if spec["kept"] == "meta":
+        meta = get_model_class(spec["meta_learner"]["name"]).load(
+            bundle_dir / spec["meta_learner"]["directory"]
+        )
+    return Bundle(
+        bundle_dir,
+        spec,
+        PipelineConfig.model_validate(spec["pipeline_config"]),
+        Instrument.model_validate(spec["instrument"]),
+        _read_json(bundle_dir / "features_fitted_state.json"),
+        bases,
+        meta,
+    )
+
+
+def predict_bars(
+    bundle: Bundle, bars_1m: pl.DataFrame, *, latest: int | None = None
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Probabilities and argmax positions at the decision times of validated 1-minute bars.
+
+    ``latest=k`` predicts only the last ``k`` decisions (a live system's new bar); the history before
+    them still feeds every feature and window.
+    """
+    spec = bundle.spec
+    data = InferenceData(bars_1m, bundle.config, bundle.instrument, bundle.fitted)
+    h = int(spec["horizon"])
+    clock = data.labels(h)["timestamp"].dt.epoch("ns").to_numpy()
+    if latest is not None:
+        clock = clock[-latest:]
+    preds: dict[str, pl.DataFrame] = {}
+    for base, loaded in bundle.bases.items():
+        md = build_model_data(data, loaded.config, h)  # type: ignore[arg-type]
+        missing = [f for f in loaded.features if f not in md.feature_names]
         if missing:
             raise ArtifactError(
                 f"{base}: features {missing[:5]} the model was trained on cannot be built from the new bars"
             )
-        cols = np.array([md.feature_names.index(f) for f in routing["features"]])
-        model = cls.load(bundle_dir / entry["directory"])
-        proba = model.predict_proba(md.dataset.x.select_columns(cols))
+        cols = np.array([md.feature_names.index(f) for f in loaded.features])
+        rows = np.flatnonzero(md.timestamps >= clock[0])
+        proba = loaded.model.predict_proba(md.dataset.x.select_columns(cols).subset(rows))
         preds[base] = pl.DataFrame(
             {
-                "timestamp": pl.Series(md.timestamps).cast(pl.Datetime("ns", "UTC")),
+                "timestamp": pl.Series(md.timestamps[rows]).cast(pl.Datetime("ns", "UTC")),
                 **{c: proba[:, j] for j, c in enumerate(PROBA_COLUMNS)},
             }
         )
-    clock = data.labels(h)["timestamp"].dt.epoch("ns").to_numpy()
-    regime = None
+    feats = None
     if spec["meta_features"]:
         frame = data.features(data.decision_timeframe)
         cols = [c for c in frame.columns if c.startswith("vol_regime") and "__" not in c]
-        regime = frame.select("timestamp", cols[0]) if cols else None
-    feats = meta_feature_frame(clock, regime) if spec["meta_features"] else None
-    priors = np.asarray(spec["priors"])
+        feats = meta_feature_frame(clock, frame.select("timestamp", cols[0]) if cols else None)
     stack = stack_predictions(
-        clock, preds, policy=spec["coverage_policy"], priors=priors, meta_features=feats
+        clock, preds, policy=spec["coverage_policy"], priors=np.asarray(spec["priors"]), meta_features=feats
     )
     kept = spec["kept"]
-    if kept == "meta":
-        meta = get_model_class(spec["meta_learner"]["name"]).load(
-            bundle_dir / spec["meta_learner"]["directory"]
-        )
-        proba = meta.predict_proba(stack.view)
+    if bundle.meta is not None:
+        proba = bundle.meta.predict_proba(stack.view)
     else:
         names = list(stack.view.feature_names)
         bases = [spec["best_base"]] if kept == "best_base" else list(spec["bases"])
         weights = {spec["best_base"]: 1.0} if kept == "best_base" else spec["weights"]
-        proba = sum(
-            weights[b] * stack.view.x[:, [names.index(f"{b}__{c}") for c in PROBA_COLUMNS]] for b in bases
+        proba = np.asarray(
+            sum(
+                weights[b] * stack.view.x[:, [names.index(f"{b}__{c}") for c in PROBA_COLUMNS]] for b in bases
+            ),
+            dtype=np.float64,
         )
-        proba = np.asarray(proba, dtype=np.float64)
         proba /= proba.sum(axis=1, keepdims=True)
     result = pl.DataFrame(
         {
@@ -158,16 +202,21 @@ def predict_bundle(bundle_dir: Path, data_path: Path, out: Path) -> dict[str, An
             "position": positions_from_probabilities(proba, "argmax"),
         }
     )
+    return result, {"decisions": len(clock), "kept": kept, "coverage": stack.report}
+
+
+def predict_bundle(bundle_dir: Path, data_path: Path, out: Path) -> dict[str, Any]:
+    bundle = load_bundle(bundle_dir)
+    bars, report = load_and_validate(Path(data_path), bundle.instrument, bundle.config)
+    result, info = predict_bars(bundle, bars.drop("row"))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.write_parquet(out) if out.suffix != ".csv" else result.write_csv(out)
     return {
-        "bundle": str(bundle_dir),
+        "bundle": str(bundle.directory),
         "data": str(data_path),
         "out": str(out),
         "rows_in": report.rows_in,
-        "decisions": len(clock),
         "predicted": result.height,
-        "kept": kept,
-        "coverage": stack.report,
+        **info,
     }
