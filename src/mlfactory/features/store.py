@@ -34,11 +34,15 @@ def build_feature_frame(
     mtf_names: Sequence[str],
     fit_end: int | None = None,
     fitted: dict[str, Any] | None = None,
+    names: Sequence[str] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Features of ``tf`` plus MTF indicator columns from each coarser timeframe in ``mtf_timeframes``."""
+    """Features of ``tf`` plus MTF indicator columns from each coarser timeframe in ``mtf_timeframes``.
+
+    ``names`` restricts the timeframe's own features (inference computes only what its models use).
+    """
     if tf not in ladder:
         raise ConfigError(f"features.timeframes: {tf!r} is not in the run's ladder ({', '.join(ladder)})")
-    frame, state = compute_features(ladder[tf], tf, instrument, fit_end=fit_end, fitted=fitted)
+    frame, state = compute_features(ladder[tf], tf, instrument, fit_end=fit_end, fitted=fitted, names=names)
     state["mtf_skipped"] = {}
     for h in coarser_than(tf, mtf_timeframes):
         if h not in ladder:

@@ -25,6 +25,7 @@ from mlfactory.data.resample import build_ladder
 from mlfactory.errors import ArtifactError
 from mlfactory.evaluation import positions_from_probabilities
 from mlfactory.features.mtf import DEFAULT_MTF_FEATURES
+from mlfactory.features.registry import feature_specs
 from mlfactory.features.store import build_feature_frame
 from mlfactory.models.base import PROBA_COLUMNS, Model
 from mlfactory.models.config import ModelConfig, model_config_from_mapping
@@ -40,11 +41,17 @@ class InferenceData:
     """The run-data interface ``build_model_data`` reads, built in memory from new bars."""
 
     def __init__(
-        self, bars_1m: pl.DataFrame, config: PipelineConfig, instrument: Instrument, fitted: dict[str, Any]
+        self,
+        bars_1m: pl.DataFrame,
+        config: PipelineConfig,
+        instrument: Instrument,
+        fitted: dict[str, Any],
+        own_features: dict[str, list[str]] | None = None,
     ):
         self.config = config
         self.instrument = instrument
         self.fitted = fitted
+        self.own_features = own_features or {}
         self.ladder = build_ladder(bars_1m, config.ladder.timeframes, partial=config.ladder.partial_bars)
         self._features: dict[str, pl.DataFrame] = {}
 
@@ -66,6 +73,7 @@ class InferenceData:
                 mtf_timeframes=self.config.ladder.resolved_mtf_timeframes,
                 mtf_names=self.config.features.mtf_features or DEFAULT_MTF_FEATURES,
                 fitted=self.fitted[tf],
+                names=self.own_features.get(tf),
             )  # fmt: skip
         return self._features[tf]
 
@@ -151,7 +159,9 @@ def predict_bars(
     them still feeds every feature and window.
     """
     spec = bundle.spec
-    data = InferenceData(bars_1m, bundle.config, bundle.instrument, bundle.fitted)
+    data = InferenceData(
+        bars_1m, bundle.config, bundle.instrument, bundle.fitted, _own_features_needed(bundle)
+    )
     h = int(spec["horizon"])
     clock = data.labels(h)["timestamp"].dt.epoch("ns").to_numpy()
     if latest is not None:
@@ -203,6 +213,21 @@ def predict_bars(
         }
     )
     return result, {"decisions": len(clock), "kept": kept, "coverage": stack.report}
+
+
+def _own_features_needed(bundle: Bundle) -> dict[str, list[str]]:
+    """Per timeframe, the own (non-MTF) features the bundle's models use — all inference computes."""
+    needed: dict[str, set[str]] = {}
+    for loaded in bundle.bases.values():
+        if loaded.config.feature_set != "raw_ohlcv":
+            needed.setdefault(loaded.config.timeframe, set()).update(
+                f for f in loaded.features if "__" not in f
+            )
+    if bundle.spec["meta_features"]:
+        tf = bundle.config.ladder.base_timeframe
+        regime = [s.name for s in feature_specs(tf, bundle.instrument) if s.name.startswith("vol_regime")]
+        needed.setdefault(tf, set()).update(regime[:1])
+    return {tf: sorted(names) for tf, names in needed.items()}
 
 
 def predict_bundle(bundle_dir: Path, data_path: Path, out: Path) -> dict[str, Any]:
