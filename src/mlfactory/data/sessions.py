@@ -131,7 +131,7 @@ def build_session_table(instrument: Instrument, trading_days: np.ndarray) -> Ses
         sched = _calendar_schedule(instrument.calendar, first, last).with_columns(
             pl.col("trading_day").cast(pl.Date)
         )
-        frame = frame.join(sched, on="trading_day", how="left")
+        frame = frame.join(sched, on="trading_day", how="left", maintain_order="left")
         frame = frame.with_columns(
             pl.col("cal_close").is_not_null().alias("is_calendar_day"),
             (pl.col("cal_close").is_not_null() & (pl.col("cal_close") < pl.col("close_ns"))).alias(

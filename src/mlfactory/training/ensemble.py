@@ -296,10 +296,20 @@ def _side(p: np.ndarray) -> np.ndarray:
 
 def _oof_candidate_pnl(stack, horizon: int, bases, weights, data: RunData) -> dict[str, np.ndarray]:
     """Per-decision P&L (label return × argmax side, minus round-trip cost) of each candidate on the OOF rows."""
-    ret = data.labels(horizon).filter(pl.col("split") == "train")["ret"].to_numpy()[stack.rows_on_clock]
-    cost = data.instrument.round_trip_cost_points() / float(
-        data.bars(data.decision_timeframe)["close"].median()
+    train = data.labels(horizon).filter(pl.col("split") == "train")[stack.rows_on_clock]
+    ret = train["ret"].to_numpy()
+    # cost as a return at each decision's own entry price (not a whole-file average, which would see later prices)
+    entry = (
+        train.select("timestamp")
+        .join(
+            data.bars(data.decision_timeframe).select("timestamp", "close"),
+            on="timestamp",
+            how="left",
+            maintain_order="left",
+        )["close"]
+        .to_numpy()
     )
+    cost = data.instrument.round_trip_cost_points() / entry
     out = {}
     for b in bases:
         side = _side(_block(stack.view, b))

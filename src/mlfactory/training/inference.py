@@ -117,6 +117,7 @@ class Bundle:
     fitted: dict[str, Any]
     bases: dict[str, LoadedBase]
     meta: Model | None
+    own_features: dict[str, list[str]]  # per timeframe, the own features its models use
 
 
 def load_bundle(bundle_dir: Path) -> Bundle:
@@ -139,14 +140,17 @@ def load_bundle(bundle_dir: Path) -> Bundle:
         meta = get_model_class(spec["meta_learner"]["name"]).load(
             bundle_dir / spec["meta_learner"]["directory"]
         )
+    config = PipelineConfig.model_validate(spec["pipeline_config"])
+    instrument = Instrument.model_validate(spec["instrument"])
     return Bundle(
         bundle_dir,
         spec,
-        PipelineConfig.model_validate(spec["pipeline_config"]),
-        Instrument.model_validate(spec["instrument"]),
+        config,
+        instrument,
         _read_json(bundle_dir / "features_fitted_state.json"),
         bases,
         meta,
+        _own_features_needed(bases, spec, config, instrument),
     )
 
 
@@ -159,9 +163,7 @@ def predict_bars(
     them still feeds every feature and window.
     """
     spec = bundle.spec
-    data = InferenceData(
-        bars_1m, bundle.config, bundle.instrument, bundle.fitted, _own_features_needed(bundle)
-    )
+    data = InferenceData(bars_1m, bundle.config, bundle.instrument, bundle.fitted, bundle.own_features)
     h = int(spec["horizon"])
     clock = data.labels(h)["timestamp"].dt.epoch("ns").to_numpy()
     if latest is not None:
@@ -215,17 +217,19 @@ def predict_bars(
     return result, {"decisions": len(clock), "kept": kept, "coverage": stack.report}
 
 
-def _own_features_needed(bundle: Bundle) -> dict[str, list[str]]:
+def _own_features_needed(
+    bases: dict[str, LoadedBase], spec: dict[str, Any], config: PipelineConfig, instrument: Instrument
+) -> dict[str, list[str]]:
     """Per timeframe, the own (non-MTF) features the bundle's models use — all inference computes."""
     needed: dict[str, set[str]] = {}
-    for loaded in bundle.bases.values():
+    for loaded in bases.values():
         if loaded.config.feature_set != "raw_ohlcv":
             needed.setdefault(loaded.config.timeframe, set()).update(
                 f for f in loaded.features if "__" not in f
             )
-    if bundle.spec["meta_features"]:
-        tf = bundle.config.ladder.base_timeframe
-        regime = [s.name for s in feature_specs(tf, bundle.instrument) if s.name.startswith("vol_regime")]
+    if spec["meta_features"]:
+        tf = config.ladder.base_timeframe
+        regime = [s.name for s in feature_specs(tf, instrument) if s.name.startswith("vol_regime")]
         needed.setdefault(tf, set()).update(regime[:1])
     return {tf: sorted(names) for tf, names in needed.items()}
 
