@@ -15,8 +15,8 @@ import polars as pl
 
 from mlfactory.artifacts import sha256_file
 from mlfactory.config import PipelineConfig
-from mlfactory.data.ingest import ingest
-from mlfactory.data.instruments import Instrument
+from mlfactory.data.ingest import ingest_file
+from mlfactory.data.instruments import Instrument, require_costs
 from mlfactory.data.resample import build_ladder, to_ladder_frame_1m
 from mlfactory.data.validate import ValidationReport, validate_bars
 from mlfactory.errors import DataError
@@ -55,10 +55,15 @@ class PipelineResult:
 def load_and_validate(
     path: Path, instrument: Instrument, config: PipelineConfig
 ) -> tuple[pl.DataFrame, ValidationReport]:
-    """Ingest and validate one file with the config's timezone, stamp and policies."""
+    """Ingest and validate one file with the config's format, timezone, stamp and policies."""
     tz = config.data.timezone or instrument.timezone
-    raw = ingest(path, timezone=tz, stamp=config.data.stamp)
-    return validate_bars(raw, path=Path(path), instrument=instrument, policies=config.data.validation)
+    raw, info = ingest_file(path, timezone=tz, stamp=config.data.stamp, fmt=config.data.format)
+    bars, report = validate_bars(
+        raw, path=Path(path), instrument=instrument, policies=config.data.validation, stamp=info.stamp
+    )
+    report.ingest = info.describe()
+    report.format = info.format
+    return bars, report
 
 
 def run_pipeline(
@@ -71,6 +76,7 @@ def run_pipeline(
     force: bool = False,
 ) -> PipelineResult:
     data_path = Path(data_path)
+    require_costs(instrument)
     if not data_path.is_file():
         raise DataError(
             f"{data_path}: no such file; pass --data with a CSV, CSV.gz or Parquet file of 1-minute bars"
@@ -108,6 +114,9 @@ def run_pipeline(
         progress(f"data: ingest and validate {data_path.name}")
         with rec.stage("data", data_key) as st:
             bars_1m, report = load_and_validate(data_path, instrument, config)
+            progress(f"data: {report.ingest}")
+            for warning in report.warnings:
+                progress(f"warning: {warning}")
             bars_1m = bars_1m.drop("row")
             run.bars_path("1m").parent.mkdir(parents=True, exist_ok=True)
             to_ladder_frame_1m(bars_1m).write_parquet(run.bars_path("1m"))
