@@ -37,6 +37,11 @@ STAMP: dict[str, Literal["open", "close"]] = {
     "databento": "open",
     "generic": "close",
 }
+TIME_FORMATS: dict[str, tuple[str, ...]] = {
+    "ninjatrader": ("%Y%m%d %H%M%S",),
+    "tradestation": ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S"),
+    "sierra": ("%Y/%m/%d %H:%M:%S%.f", "%Y/%m/%d %H:%M"),
+}
 OHLCV = ("open", "high", "low", "close", "volume")
 _NT_LINE = re.compile(r"^\s*\d{8} \d{6};")
 _DBN_PRICE_SCALE = 1e-9  # Databento fixed-point prices are integers in units of 1e-9
@@ -51,6 +56,7 @@ class RawTable:
     format: str
     detected: bool
     stamp: Literal["open", "close"]
+    time_formats: tuple[str, ...] = ()  # the layout's own timestamp formats, tried first
 
     @property
     def note(self) -> str:
@@ -138,7 +144,7 @@ def read_format(path: Path, fmt: str) -> RawTable:
         "databento": _read_databento,
         "generic": read_generic,
     }[fmt]
-    return RawTable(reader(path), fmt, detected, STAMP[fmt])
+    return RawTable(reader(path), fmt, detected, STAMP[fmt], TIME_FORMATS.get(fmt, ()))
 
 
 _TEXT_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".gz")
@@ -237,7 +243,10 @@ def _read_databento(path: Path) -> pl.DataFrame:
     _require(frame, ("ts_event", *OHLCV), path, "Databento OHLCV")
     _one_instrument(frame, path)
     prices = [
-        pl.when(pl.col(c) == _DBN_UNDEF_PRICE).then(float("nan")).otherwise(pl.col(c) * _DBN_PRICE_SCALE)
+        pl.when(pl.col(c) == _DBN_UNDEF_PRICE)
+        .then(float("nan"))
+        .otherwise(pl.col(c) * _DBN_PRICE_SCALE)
+        .alias(c)
         if frame.schema[c].is_integer()
         else pl.col(c)
         for c in OHLCV[:4]

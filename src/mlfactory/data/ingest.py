@@ -139,9 +139,9 @@ def _parse_epochs(series: pl.Series, col: str, path: Path) -> pl.Series:
     return (as_float * factor).round(0).cast(pl.Int64).cast(pl.Datetime("ns", "UTC"))
 
 
-def _parse_text(series: pl.Series, col: str, path: Path) -> pl.Series:
+def _parse_text(series: pl.Series, col: str, path: Path, first: tuple[str, ...] = ()) -> pl.Series:
     text = series.cast(pl.String).str.strip_chars()
-    for fmt in _TEXT_FORMATS:
+    for fmt in (*first, *_TEXT_FORMATS):
         try:  # microseconds first: nanoseconds would wrap dates after 2262 silently
             return text.str.to_datetime(format=fmt, time_unit="us", strict=True)
         except (pl.exceptions.PolarsError, ValueError):
@@ -157,7 +157,7 @@ def _parse_text(series: pl.Series, col: str, path: Path) -> pl.Series:
     )
 
 
-def _parse_time(df: pl.DataFrame, cols: list[str], path: Path) -> pl.Series:
+def _parse_time(df: pl.DataFrame, cols: list[str], path: Path, formats: tuple[str, ...] = ()) -> pl.Series:
     if len(cols) == 2:
         s = pl.concat_str([pl.col(cols[0]).cast(pl.String), pl.col(cols[1]).cast(pl.String)], separator=" ")
         series = df.select(s.alias("t"))["t"]
@@ -175,7 +175,7 @@ def _parse_time(df: pl.DataFrame, cols: list[str], path: Path) -> pl.Series:
     elif dtype == pl.Date:
         raise DataError(f"{path}: time column {cols[0]!r} holds dates only; 1-minute bars need a time of day")
     else:
-        parsed = _parse_text(series, "+".join(cols), path)
+        parsed = _parse_text(series, "+".join(cols), path, formats)
     _check_date_range(parsed, "+".join(cols), path)
     return parsed.dt.cast_time_unit("ns")
 
@@ -276,7 +276,7 @@ def ingest_file(
     if raw.height == 0:
         raise DataError(f"{path}: the file has no rows")
     time_cols, fields = _find_columns(raw, path)
-    ts = _parse_time(raw, time_cols, path)
+    ts = _parse_time(raw, time_cols, path, table.time_formats)
     if ts.null_count():
         raise DataError(
             f"{path}: row {_first_null_row(ts)}, column {'+'.join(time_cols)!r}: empty timestamp; "

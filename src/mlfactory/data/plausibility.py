@@ -81,18 +81,22 @@ def sub_minute(df: pl.DataFrame) -> pl.Series:
 
 
 def stamp_open_warning(df: pl.DataFrame, instrument: Instrument, path: str) -> str | None:
-    """A warning when bars sit exactly on the session open and none on the session close."""
-    if instrument.session.kind != "exchange" or "session_open" not in df.columns:
+    """A warning when bars sit exactly on the session open time and none on the session close time."""
+    spec = instrument.session
+    if spec.kind != "exchange" or df.height == 0:
         return None
-    at_open = df["timestamp"] == df["session_open"]
-    at_close = df["timestamp"] == df["session_close"]
+    local = df["timestamp"].dt.convert_time_zone(spec.timezone)
+    minute = local.dt.hour().cast(pl.Int32) * 60 + local.dt.minute().cast(pl.Int32)
+    on_minute = local.dt.second() == 0
+    at_open = on_minute & (minute == spec.open_minute)
+    at_close = on_minute & (minute == spec.close_minute)
     if not at_open.any() or at_close.any():
         return None
     first = int(df["row"][int(at_open.arg_max())])
     return (
-        f"{path}: {int(at_open.sum())} bar(s) are stamped exactly at the session open (first at row {first}) "
-        "and none at the session close: the file probably stamps bars at their open. If so, pass --stamp open "
-        "(and check --tz)"
+        f"{path}: {int(at_open.sum())} bar(s) are stamped exactly at the session open {spec.open} "
+        f"{spec.timezone} (first at row {first}) and none at the session close {spec.close}: the file "
+        "probably stamps bars at their open. If so, pass --stamp open (and check --tz)"
     )
 
 
