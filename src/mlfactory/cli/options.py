@@ -124,6 +124,8 @@ def make_config(
     overrides: dict[str, Any] = {}
     data: dict[str, Any] = {}
     if fmt:
+        if fmt not in FORMATS:
+            raise ConfigError(f"--format {fmt!r}: unknown; use one of {', '.join(FORMATS)}")
         data["format"] = fmt
     if tz:
         data["timezone"] = tz

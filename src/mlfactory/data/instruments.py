@@ -124,10 +124,17 @@ def _format_validation(path: Path, err: ValidationError) -> str:
     return f"{path}: invalid instrument config: " + "; ".join(parts)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_text(path: Path) -> str:
     try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read instrument config: {exc}") from exc
+
+
+def _parse_yaml(text: str, path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: cannot read instrument config: {exc}") from exc
     if raw is None:
         return {}
@@ -157,15 +164,21 @@ def _merge(base: dict[str, Any], extra: dict[str, Any], path: Path) -> dict[str,
     return out
 
 
-@lru_cache(maxsize=8)
 def load_instrument_book(path: Path | None = None, extra: Path | None = None) -> InstrumentBook:
     """The shipped (or ``path``) instrument book, with the user file ``extra`` merged over it."""
-    path = path or (config_dir() / "instruments.yaml")
-    raw = _read_yaml(path)
-    source = Path(path)
-    if extra is not None:
-        raw = _merge(raw, _read_yaml(extra), Path(extra))
-        source = Path(extra)
+    path = Path(path or (config_dir() / "instruments.yaml"))
+    extra_text = None if extra is None else _read_text(Path(extra))
+    return _book(path, _read_text(path), None if extra is None else Path(extra), extra_text)
+
+
+@lru_cache(maxsize=16)
+def _book(path: Path, text: str, extra: Path | None, extra_text: str | None) -> InstrumentBook:
+    """Parsed and validated book, cached by the files' contents (an edited file is read again)."""
+    raw = _parse_yaml(text, path)
+    source = path
+    if extra is not None and extra_text is not None:
+        raw = _merge(raw, _parse_yaml(extra_text, extra), extra)
+        source = extra
     try:
         book = InstrumentBook.model_validate(raw)
     except ValidationError as exc:

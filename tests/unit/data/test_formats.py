@@ -80,7 +80,7 @@ def write_databento_csv(tmp_path: Path, pretty: bool = False, two_contracts: boo
     lines = ["ts_event,rtype,publisher_id,instrument_id,open,high,low,close,volume,symbol"]
     for i, (ns, (_, _, o, h, lo, c, v)) in enumerate(zip(_open_utc_ns(), _bars(), strict=True)):
         ts = datetime.fromtimestamp(ns / 1e9, ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%S.000000000Z")
-        prices = [o, h, lo, c] if pretty else [int(round(p * 1e9)) for p in (o, h, lo, c)]
+        prices = [o, h, lo, c] if pretty else [round(p * 1e9) for p in (o, h, lo, c)]
         sym, iid = ("ESM4", 2) if two_contracts and i >= 3 else ("ESH4", 1)
         lines.append(f"{ts if pretty else ns},33,1,{iid},{','.join(map(str, prices))},{v},{sym}")
     path = tmp_path / "glbx-mdp3-ohlcv-1m.csv"
@@ -108,7 +108,7 @@ def write_dbn(tmp_path: Path) -> Path:
     )
     data = meta.encode()
     for ns, (_, _, o, h, lo, c, v) in zip(_open_utc_ns(), _bars(), strict=True):
-        px = [int(round(p * 1e9)) for p in (o, h, lo, c)]
+        px = [round(p * 1e9) for p in (o, h, lo, c)]
         rec = dbn.OHLCVMsg(
             rtype=0x21, publisher_id=1, instrument_id=1, ts_event=ns,
             open=px[0], high=px[1], low=px[2], close=px[3], volume=v,

@@ -22,7 +22,7 @@ def _csv(tmp_path: Path, body: str) -> Path:
 @pytest.mark.parametrize("when", ["9999-01-01 00:00:00", "2263-01-01 00:00:00", "1815-03-31 05:56:08"])
 def test_iso_dates_out_of_range_are_errors_not_wrapped(tmp_path: Path, when: str) -> None:
     path = _csv(tmp_path, f"2024-01-09 09:01:00,1,1,1,1,1\n{when},1,1,1,1,1\n")
-    with pytest.raises(DataError, match=rf"bars\.csv: row 2, column 'timestamp': timestamp .*out of range"):
+    with pytest.raises(DataError, match=r"bars\.csv: row 2, column 'timestamp': timestamp .*out of range"):
         ingest(path, timezone="UTC")
 
 
