@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
 
 from mlfactory.data.instruments import get_instrument, load_instrument_book, require_costs
 from mlfactory.errors import ConfigError
