@@ -5,12 +5,14 @@ plants at most one defect (impossible prices, infinite volume, 1-second bars, da
 epoch units, list cells, junk, truncation, garbage bytes...) and runs one command with drawn flags.
 Properties: no traceback, no hang (an alarm bounds each command), exit 0 or 2 only, and never exit 0
 on a file whose values are impossible unless a flag explicitly relaxed that problem's policy.
-Run with ``--hypothesis-show-statistics`` to see the counts of files, defects, flags and outcomes.
+Run with ``--hypothesis-show-statistics`` to see the counts of files, defects, flags and outcomes;
+``MLFACTORY_FUZZ_EXAMPLES=400`` runs a longer probe (default 70 examples, derandomized).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -191,7 +193,7 @@ def _relaxed(flags: list[tuple[str, ...]], problem: str | None) -> bool:
 
 
 @settings(
-    max_examples=70,
+    max_examples=int(os.environ.get("MLFACTORY_FUZZ_EXAMPLES", "70")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     derandomize=True,
