@@ -1,10 +1,10 @@
 """Checks on what the values and stamps of a bar file can plausibly be.
 
 - ``implausible_values``: infinite values, and prices outside a band around a robust trailing level
-  (the median close of the previous ``LEVEL_WINDOW`` bars; the first bars use the median of the
-  first window). The band is the wider of ``relative`` × level and ``ticks`` × tick size, so it
-  scales with the instrument (a 6E price of 1e15 and an MES price of 60 are both caught, a CL
-  price of -37 after 18 is not). A price above 1e9 ticks is implausible whatever the level.
+  (the median close of the last ``LEVEL_WINDOW`` bars up to this one: causal). A price is plausible within ``factor`` of the level (level ÷ factor to level ×
+  factor) or within ``ticks`` ticks of it, whichever is wider, so the band scales with the
+  instrument: a 6E price with its decimal point slipped (10.8 for 1.08) and an MES price of 60
+  are caught, a CL price of -37 after 18 is not. A price above 1e9 ticks is implausible whatever the level.
   Missing and non-positive prices are left to their own problem classes.
 - ``sub_minute``: timestamps off the whole minute (second bars read as minute bars).
 - ``stamp_open_warning``: bars stamped exactly at the session open and none at its close, the
@@ -32,33 +32,35 @@ LONG_BREAK_NS = 6 * 3_600_000_000_000
 
 
 def trailing_level(close: pl.Series) -> pl.Series:
-    """Median close of the previous ``LEVEL_WINDOW`` bars (finite values only; rows in time order)."""
+    """Median close of the last ``LEVEL_WINDOW`` bars up to and including this one (rows in time order).
+
+    Causal: a bar's level never depends on later bars, so dropping implausible rows cannot leak the
+    future. Non-finite closes carry the last finite close forward; before the first one the level
+    is NaN (and only the absolute checks apply).
+    """
     finite = close.cast(pl.Float64)
-    finite = pl.select(
-        pl.when(finite.is_finite()).then(finite).otherwise(None).forward_fill().backward_fill()
-    ).to_series()
-    head = finite.head(LEVEL_WINDOW).median()
-    level = finite.rolling_median(window_size=LEVEL_WINDOW, min_samples=LEVEL_WINDOW).shift(1)
-    return level.fill_null(float("nan") if head is None else head).fill_nan(float("nan"))
+    finite = pl.select(pl.when(finite.is_finite()).then(finite).otherwise(None).forward_fill()).to_series()
+    level = finite.rolling_median(window_size=LEVEL_WINDOW, min_samples=1)
+    return level.fill_null(float("nan"))
 
 
 def implausible_values(
-    df: pl.DataFrame, instrument: Instrument, relative: float, ticks: float
+    df: pl.DataFrame, instrument: Instrument, factor: float, ticks: float
 ) -> tuple[pl.Series, str]:
     """Rows with an implausible value (in ``df``'s row order) and the first offending column."""
     order = df["timestamp"].arg_sort()
     in_time = df[order]
     level = trailing_level(in_time["close"]).to_numpy()
-    band = np.maximum(relative * np.abs(level), ticks * instrument.tick_size)
+    tick_band = ticks * instrument.tick_size
     bad_cols: dict[str, np.ndarray] = {}
     for c in PRICE_COLS:
         p = in_time[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        with np.errstate(invalid="ignore", over="ignore"):
-            bad = (
-                np.isinf(p)
-                | (np.abs(p - level) > band)
-                | (np.abs(p) > MAX_PRICE_TICKS * instrument.tick_size)
-            )
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            ratio = p / level
+            outside_factor = ~((ratio >= 1.0 / factor) & (ratio <= factor))  # NaN (signs differ) → outside
+            outside_ticks = np.abs(p - level) > tick_band
+            huge = np.abs(p) > MAX_PRICE_TICKS * instrument.tick_size
+            bad = np.isinf(p) | (outside_factor & outside_ticks) | huge
         owned = np.isnan(p) if instrument.allow_non_positive_prices else np.isnan(p) | (p <= 0)
         bad_cols[c] = bad & ~owned  # NaN and (where not allowed) non-positive prices have their own classes
     v = in_time["volume"].cast(pl.Float64).fill_null(np.nan).to_numpy()

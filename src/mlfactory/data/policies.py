@@ -38,7 +38,7 @@ DESCRIPTIONS: dict[str, str] = {
     "price_spike": "a 1-minute log return has a robust z-score above spike_z",
     "implausible_value": (
         "a value is infinite, or a price lies outside the plausible band around the robust trailing price "
-        "level (implausible_relative of the level and implausible_ticks ticks), or a volume is above 1e12"
+        "level (level ÷ or × implausible_factor, or implausible_ticks ticks away, whichever is wider), or a volume is above 1e12"
     ),
     "bar_spacing": (
         "a timestamp is not on a whole minute: the file holds bars shorter than 1 minute (e.g. 1-second bars); "
@@ -69,8 +69,8 @@ class ValidationPolicies(BaseModel):
     implausible_value: Policy = "fail"
     bar_spacing: Policy = "fail"
     probable_roll: Policy = "warn"
-    implausible_relative: float = Field(
-        default=0.5, gt=0, description="plausible band: this share of the trailing price level, either side"
+    implausible_factor: float = Field(
+        default=4.0, gt=1, description="plausible band: between the trailing level ÷ and × this factor"
     )
     implausible_ticks: float = Field(
         default=10_000, gt=0, description="plausible band: at least this many ticks either side of the level"

@@ -167,7 +167,7 @@ def validate_bars(
     )
 
     implausible, column = implausible_values(
-        df, instrument, policies.implausible_relative, policies.implausible_ticks
+        df, instrument, policies.implausible_factor, policies.implausible_ticks
     )
     df = v.handle(df.with_columns(_implausible=implausible), "implausible_value", implausible, column)
 
