@@ -124,3 +124,35 @@ def test_pipeline_run_reads_a_vendor_file_and_records_no_costs(tmp_path: Path, n
     free = json.loads((tmp_path / "free" / "manifest.json").read_text())
     assert free["instrument"]["costs"] == "none"
     assert summary["rows"] > 0
+
+
+@pytest.mark.real_data
+def test_real_mes_as_a_ninjatrader_export(tmp_path: Path, real_mes_path: Path) -> None:
+    """The real MES sample came from a NinjaTrader "Last" export in UTC: written back in that layout,
+    it is detected and reads to the same bars; the same bars stamped at the open get the --stamp hint;
+    and two contracts joined (the second 40 points higher) give a probable roll, not a spike."""
+    bars = pl.read_parquet(real_mes_path)
+    nt = write_ninjatrader(bars, tmp_path / "MES 09-25.Last.txt")
+    report, err = ok_json("data", "validate", nt, "--tz", "UTC")
+    parquet, _ = ok_json("data", "validate", real_mes_path)
+    assert "symbol MES inferred" in err and report["format"] == "ninjatrader"
+    for key in ("rows_out", "first_timestamp", "last_timestamp", "counts", "gaps"):
+        assert report[key] == parquet[key], key
+    assert report["warnings"] == []
+    early = write_ninjatrader(
+        bars.with_columns(pl.col("timestamp") - pl.duration(minutes=1)), tmp_path / "o.txt"
+    )
+    opened, _ = ok_json("data", "validate", early, "--symbol", "MES", "--tz", "UTC")
+    assert any("--stamp open" in w for w in opened["warnings"])
+    roll_at = bars.height // 2
+    shifted = bars.with_columns(
+        pl.when(pl.int_range(pl.len()) >= roll_at).then(pl.col(c) + 40.0).otherwise(pl.col(c)).alias(c)
+        for c in ("open", "high", "low", "close")
+    )
+    joined, _ = ok_json(
+        "data", "validate", write_ninjatrader(shifted, tmp_path / "j.txt"), "-s", "MES", "--tz", "UTC"
+    )
+    assert joined["counts"]["probable_roll"] == 1
+    assert joined["findings"]["probable_roll"]["first_row"] == roll_at + 1
+    assert joined["counts"]["price_spike"] == parquet["counts"]["price_spike"]
+    assert any("data stitch" in w for w in joined["warnings"])
