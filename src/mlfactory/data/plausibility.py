@@ -48,8 +48,9 @@ def implausible_values(
     df: pl.DataFrame, instrument: Instrument, factor: float, ticks: float
 ) -> tuple[pl.Series, str]:
     """Rows with an implausible value (in ``df``'s row order) and the first offending column."""
-    order = df["timestamp"].arg_sort()
-    in_time = df[order]
+    sorted_in = df["timestamp"].is_sorted()
+    order = pl.int_range(0, df.height, eager=True) if sorted_in else df["timestamp"].arg_sort()
+    in_time = df if sorted_in else df[order]
     level = trailing_level(in_time["close"]).to_numpy()
     tick_band = ticks * instrument.tick_size
     bad_cols: dict[str, np.ndarray] = {}
@@ -85,13 +86,11 @@ def sub_minute(df: pl.DataFrame) -> pl.Series:
 def stamp_open_warning(df: pl.DataFrame, instrument: Instrument, path: str) -> str | None:
     """A warning when bars sit exactly on the session open time and none on the session close time."""
     spec = instrument.session
-    if spec.kind != "exchange" or df.height == 0:
+    if spec.kind != "exchange" or df.height == 0 or "session_open" not in df.columns:
         return None
-    local = df["timestamp"].dt.convert_time_zone(spec.timezone)
-    minute = local.dt.hour().cast(pl.Int32) * 60 + local.dt.minute().cast(pl.Int32)
-    on_minute = local.dt.second() == 0
-    at_open = on_minute & (minute == spec.open_minute)
-    at_close = on_minute & (minute == spec.close_minute)
+    # A bar stamped at a session's open falls in the break before it, so compare with every session open.
+    at_open = df["timestamp"].is_in(df["session_open"].unique().implode())
+    at_close = df["timestamp"] == df["session_close"]
     if not at_open.any() or at_close.any():
         return None
     first = int(df["row"][int(at_open.arg_max())])

@@ -197,6 +197,7 @@ def validate_bars(
         outside = outside | ~df["trading_day"].is_in(cal_days.implode())
     if stamp == "close":
         report.warnings.extend(w for w in [stamp_open_warning(df, instrument, str(path))] if w)
+    report.warnings.extend(w for w in [_session_mismatch_warning(outside, instrument, str(path))] if w)
     df = v.handle(df, "out_of_session", outside, "timestamp")
 
     logret = df.select(pl.col("close").log().diff().alias("r"))["r"]
@@ -221,6 +222,21 @@ def validate_bars(
     }
     report.gaps = classify_gaps(df, instrument, policies.unexpected_gap_minutes)
     return df, report
+
+
+SESSION_MISMATCH_SHARE = 0.01
+
+
+def _session_mismatch_warning(outside: pl.Series, instrument: Instrument, path: str) -> str | None:
+    """Many bars outside the session: the symbol, the timezone or the stamp is probably wrong."""
+    share = float(outside.mean() or 0.0) if outside.len() else 0.0
+    if share <= SESSION_MISMATCH_SHARE:
+        return None
+    return (
+        f"{path}: {int(outside.sum()):,} bar(s) ({share:.1%}) fall outside the {instrument.symbol} session "
+        f"({instrument.session_name}, {instrument.timezone}); check --symbol, --tz (the timezone of the "
+        "file's times) and --stamp"
+    )
 
 
 def _first_bad_col(df: pl.DataFrame, cols: tuple[str, ...], kind: str) -> str:

@@ -150,3 +150,12 @@ def test_implausibility_is_causal(bars: pl.DataFrame) -> None:
         mask, _ = implausible_values(other, MES, 4.0, 10_000)
         assert mask[: t + 1].equals(base[: t + 1])
         assert mask[t + 1 :].any()
+
+
+def test_a_file_of_another_market_or_timezone_is_flagged(bars: pl.DataFrame) -> None:
+    shifted = bars.with_columns(pl.col("timestamp") + pl.duration(hours=6))  # local times read as UTC
+    _, report = _validate(shifted)
+    assert report.findings["out_of_session"].count > 0
+    assert any("outside the MES session" in w and "--tz" in w for w in report.warnings)
+    _, clean = _validate(bars)
+    assert not any("outside the MES session" in w for w in clean.warnings)
