@@ -56,7 +56,10 @@ Tz = Annotated[
 ]
 Stamp = Annotated[
     str | None,
-    typer.Option("--stamp", help="whether input timestamps mark the bar's 'open' or 'close' (default close)"),
+    typer.Option(
+        "--stamp",
+        help="whether input timestamps mark the bar's 'open' or 'close' (default: the format's convention)",
+    ),
 ]
 Policies = Annotated[
     list[str] | None,
