@@ -1,4 +1,7 @@
-"""Read-only access to a run directory's dataset: labels, features, bars, splits — loaded once."""
+"""Read-only access to a run directory's dataset: bars, features, labels, splits, the decision clock.
+
+Each file is read once per ``RunData``; training, evaluation and reports read runs through it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import polars as pl
 from mlfactory.data.instruments import Instrument
 from mlfactory.errors import ArtifactError
 from mlfactory.run_dir import RunDir
+from mlfactory.training.clock import DecisionClock
 
 
 class RunData:
@@ -23,6 +27,7 @@ class RunData:
         self._labels: dict[int, pl.DataFrame] = {}
         self._features: dict[str, pl.DataFrame] = {}
         self._bars: dict[str, pl.DataFrame] = {}
+        self._clocks: dict[int, DecisionClock] = {}
 
     @cached_property
     def instrument(self) -> Instrument:
@@ -39,6 +44,16 @@ class RunData:
     @property
     def decision_timeframe(self) -> str:
         return self.splits["decision_timeframe"]
+
+    @property
+    def embargo_ns(self) -> int:
+        return int(self.splits["embargo_ns"])
+
+    def clock(self, horizon: int) -> DecisionClock:
+        """The decision clock of ``horizon``: every labelled decision with its t1, label, weight, return, split."""
+        if horizon not in self._clocks:
+            self._clocks[horizon] = DecisionClock.from_labels(self.labels(horizon), horizon)
+        return self._clocks[horizon]
 
     @property
     def horizons(self) -> list[int]:
