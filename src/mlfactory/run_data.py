@@ -39,7 +39,15 @@ class RunData:
             raise ArtifactError(
                 f"{self.run.splits_path}: missing; rerun `mlfactory pipeline run` for this run"
             )
-        return json.loads(self.run.splits_path.read_text())
+        try:
+            splits = json.loads(self.run.splits_path.read_text())
+            int(splits["embargo_ns"]), str(splits["decision_timeframe"])
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(
+                f"{self.run.splits_path}: unreadable or incomplete ({exc}); rebuild it with "
+                "`mlfactory pipeline run --force`"
+            ) from None
+        return splits
 
     @property
     def decision_timeframe(self) -> str:
@@ -71,7 +79,7 @@ class RunData:
                     f"{path}: no labels for horizon {horizon}; the run has horizons {self.horizons} "
                     "(set labels.horizons in the pipeline config and rerun `pipeline run`)"
                 )
-            self._labels[horizon] = pl.read_parquet(path)
+            self._labels[horizon] = read_run_parquet(path)
         return self._labels[horizon]
 
     def features(self, tf: str) -> pl.DataFrame:
@@ -82,7 +90,7 @@ class RunData:
                     f"{path}: the run has no features on {tf} (it has {', '.join(self.feature_timeframes)}); "
                     "add it to features.timeframes in the pipeline config and rerun `pipeline run`"
                 )
-            self._features[tf] = pl.read_parquet(path)
+            self._features[tf] = read_run_parquet(path)
         return self._features[tf]
 
     def bars(self, tf: str) -> pl.DataFrame:
@@ -92,5 +100,16 @@ class RunData:
                 raise ArtifactError(
                     f"{path}: the run has no {tf} bars; add {tf} to ladder.timeframes and rerun"
                 )
-            self._bars[tf] = pl.read_parquet(path)
+            self._bars[tf] = read_run_parquet(path)
         return self._bars[tf]
+
+
+def read_run_parquet(path: Path) -> pl.DataFrame:
+    """A Parquet file of the run's dataset; a truncated or corrupt one is an error that says how to rebuild it."""
+    try:
+        return pl.read_parquet(path)
+    except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, OSError) as exc:
+        raise ArtifactError(
+            f"{path}: cannot be read ({str(exc).splitlines()[0]}); the file is truncated or corrupt — rebuild the "
+            "run's dataset with `mlfactory pipeline run --force`"
+        ) from None
