@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from mlfactory.cli.backtest_cmd import backtest
 from mlfactory.cli.data_cmd import data_app
 from mlfactory.cli.demo_cmd import demo
 from mlfactory.cli.ensemble_cmd import train_ensemble
@@ -32,3 +33,4 @@ app.command("train-ensemble")(train_ensemble)
 app.command("report")(report)
 app.command("leaderboard")(leaderboard)
 app.command("predict")(predict)
+app.command("backtest")(backtest)

@@ -36,7 +36,7 @@ class MetricsRecord(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    kind: Literal["model", "ensemble"]
+    kind: Literal["model", "ensemble", "backtest"]
     model: str  # the model name, or the ensemble id
     horizon: int
     family: str

@@ -38,6 +38,7 @@ from mlfactory.serving.bundle import (
     GuardRecord,
     write_bundle_spec,
 )
+from mlfactory.training.clock import DecisionClock
 from mlfactory.training.configs import routing_record
 from mlfactory.training.cv_plan import CVPlan
 from mlfactory.training.evaluate import evaluate_split, overfitting_block
@@ -47,7 +48,7 @@ from mlfactory.training.oof import generate_oof, oof_log_loss, write_oof
 from mlfactory.training.overfitting_stats import pbo_of_candidates, run_trial_sharpes
 
 if TYPE_CHECKING:
-    from mlfactory.training.ensemble import EnsembleSpec
+    from mlfactory.training.ensemble_fit import EnsembleSpec
 
 __all__ = ["CoveragePolicy"]
 Progress = Callable[[str], None]
@@ -81,6 +82,7 @@ class OofStage:
 
 def oof_stage(
     data: RunData,
+    clock: DecisionClock,
     plan: CVPlan,
     configs: Mapping[str, ModelConfig],
     ex: Executor,
@@ -89,7 +91,6 @@ def oof_stage(
     progress: Progress,
 ) -> OofStage:
     """Every base's OOF predictions on the shared plan; written to ``bases/<b>/oof.parquet``."""
-    clock = data.clock(plan.clock.horizon)
     preds, losses, mds = {}, {}, {}
     for b, cfg in configs.items():
         progress(
@@ -207,14 +208,13 @@ class GuardStage:
 
 def guard_stage(
     data: RunData,
-    horizon: int,
+    clock: DecisionClock,
     stack: StackStage,
     combiners: CombinerStage,
     retrain: RetrainStage,
     forced: str | None,
 ) -> GuardStage:
     """Score every candidate on validation (same rows for all); keep the best, or the forced one."""
-    clock = data.clock(horizon)
     splits = {}
     for split in SPLITS:
         sc = clock.restrict(split)
