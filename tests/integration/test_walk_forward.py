@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from mlfactory.cli import app
 from mlfactory.errors import DataError
+from mlfactory.evaluation.report import write_report
 from mlfactory.run_data import RunData
 from mlfactory.training.configs import resolve_config
 from mlfactory.training.ensemble_fit import EnsembleSpec
@@ -74,6 +75,9 @@ def test_walk_forward_of_a_model_writes_a_stitched_costed_backtest(small_run: Pa
     assert (out / "equity_oos.parquet").is_file() and (out / "daily_ic.parquet").is_file()
     steps = json.loads((out / "steps.json").read_text())
     assert [s["step"] for s in steps] == list(range(len(steps)))
+    report = write_report(small_run)
+    section = next(s for s in report.sections if s.id == "backtests")
+    assert section.available and out.name in section.body and "Sharpe per step" in section.body
 
 
 def test_walk_forward_refits_the_whole_ensemble_per_step(small_run: Path) -> None:
