@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_steps_cover_later_days_and_train_only_on_purged_past(small_run: Path) -
         assert len(np.unique(days[split == "test"])) <= 3
         assert len(np.unique(days[fitted])) <= 6
     test_days = [set(days[s.clock.split == "test"]) for s in steps]
-    assert all(a.isdisjoint(b) for a, b in zip(test_days, test_days[1:], strict=False))
+    assert all(a.isdisjoint(b) for a, b in itertools.pairwise(test_days))
 
 
 def test_a_step_does_not_see_labels_after_its_test_window(small_run: Path) -> None:
