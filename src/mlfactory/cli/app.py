@@ -13,6 +13,7 @@ from mlfactory.cli.models_cmd import models
 from mlfactory.cli.pipeline_cmd import pipeline_app
 from mlfactory.cli.predict_cmd import predict
 from mlfactory.cli.report_cmd import leaderboard, report
+from mlfactory.cli.stitch_cmd import stitch
 from mlfactory.cli.train_cmd import cv, train
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_app, name="data")
+data_app.command("stitch")(stitch)
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(features_app, name="features")
 app.command("models")(models)
