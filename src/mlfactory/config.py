@@ -27,6 +27,16 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RollConfig(_Section):
+    rule: Literal["volume", "open-interest", "calendar"] = Field(
+        default="volume", description="how a file with a contract column picks each roll day"
+    )
+    adjust: Literal["back", "ratio", "none"] = "back"
+    days_before_expiry: int = Field(
+        default=8, ge=0, description="calendar rule: business days before the third Friday"
+    )
+
+
 class DataConfig(_Section):
     timezone: str | None = Field(
         default=None,
@@ -34,6 +44,7 @@ class DataConfig(_Section):
     )
     stamp: Literal["open", "close"] = "close"
     validation: ValidationPolicies = Field(default_factory=ValidationPolicies)
+    rolls: RollConfig = Field(default_factory=RollConfig)
 
 
 class LadderConfig(_Section):

@@ -19,6 +19,7 @@ from mlfactory.adapters.views import ModelInput, TabularView
 from mlfactory.adapters.windows import build_multistream_view, build_window_view
 from mlfactory.data.align import asof_align
 from mlfactory.data.instruments import Instrument
+from mlfactory.data.segments import break_ids
 from mlfactory.errors import ArtifactError, ConfigError
 from mlfactory.features.registry import feature_specs
 from mlfactory.models.base import InputKind, MtfStrategy
@@ -102,9 +103,9 @@ def _raw_ohlcv(bars: pl.DataFrame) -> np.ndarray:
 
 
 def _segments(bars: pl.DataFrame) -> np.ndarray:
-    """Segment id per bar: a new segment at every trading-day change (session break or weekend)."""
-    day = bars["trading_day"]
-    return (day != day.shift(1)).fill_null(True).cum_sum().to_numpy()
+    """Segment id per bar: a new segment at every trading-day change (session break or weekend)
+    and at every contract roll (``data.segments``)."""
+    return break_ids(bars)
 
 
 STREAM_BREAK_NS = 6 * 3600 * 1_000_000_000
@@ -115,10 +116,9 @@ def _stream_segments(bars: pl.DataFrame) -> np.ndarray:
 
     Raw OHLCV streams of coarse timeframes (a 64-bar 15m window spans 16 h) would lose most
     decisions if they could not span the one-hour daily break, so multi-stream windows may cross
-    it; they never span a weekend or a holiday closure.
+    it; they never span a weekend, a holiday closure or a contract roll.
     """
-    ts = _ns(bars["timestamp"])
-    return np.concatenate(([0], np.cumsum(np.diff(ts) > STREAM_BREAK_NS)))
+    return break_ids(bars, by_trading_day=False, max_gap_ns=STREAM_BREAK_NS)
 
 
 def build_model_inputs(

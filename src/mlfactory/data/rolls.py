@@ -39,6 +39,7 @@ import numpy as np
 import polars as pl
 
 from mlfactory.data.instruments import Instrument
+from mlfactory.data.segments import SEGMENT
 from mlfactory.data.sessions import trading_day_expr
 from mlfactory.errors import ConfigError, DataError
 
@@ -47,7 +48,6 @@ Adjust = Literal["back", "ratio", "none"]
 ROLL_RULES: tuple[str, ...] = ("volume", "open-interest", "calendar")
 ADJUSTMENTS: tuple[str, ...] = ("back", "ratio", "none")
 MONTH_CODES = "FGHJKMNQUVXZ"
-SEGMENT = "segment"
 CONTRACT = "contract"
 OPEN_INTEREST = "open_interest"
 _OI_NAMES = ("open_interest", "openinterest", "oi", "open interest")
@@ -366,7 +366,7 @@ def read_side_columns(path: Path, bars: pl.DataFrame) -> pl.DataFrame:
     names = (
         pl.read_parquet_schema(path).keys()
         if is_parquet
-        else pl.scan_csv(path, infer_schema_length=0).collect_schema().names()
+        else pl.read_csv(path, n_rows=1, infer_schema_length=0).columns
     )
     wanted = {}
     for name in names:
@@ -389,6 +389,23 @@ def read_side_columns(path: Path, bars: pl.DataFrame) -> pl.DataFrame:
     if OPEN_INTEREST in side.columns:
         side = side.with_columns(pl.col(OPEN_INTEREST).cast(pl.Float64, strict=False))
     return bars.join(side, on="row", how="left", maintain_order="left")
+
+
+def stitch_contract_column(
+    bars: pl.DataFrame, path: Path, instrument: Instrument, *, rule: str, adjust: str, days_before_expiry: int
+) -> tuple[pl.DataFrame, StitchResult | None]:
+    """Ingested bars of a file whose rows carry a ``contract`` column, stitched; other files unchanged."""
+    bars = read_side_columns(path, bars)
+    if CONTRACT not in bars.columns:
+        return bars.drop(OPEN_INTEREST, strict=False), None
+    if bars[CONTRACT].null_count():
+        row = int(bars[CONTRACT].is_null().arg_max() or 0) + 1
+        raise DataError(
+            f"{path}: row {row}: empty contract; every row of a file with a contract column needs one"
+        )
+    parts = contract_parts(bars, instrument.symbol, source=str(path))
+    result = stitch(parts, instrument, rule=rule, adjust=adjust, days_before_expiry=days_before_expiry)
+    return result.bars.drop(OPEN_INTEREST, strict=False), result
 
 
 def write_sidecar(out: Path, result: StitchResult, *, symbol: str, inputs: list[str]) -> Path:
