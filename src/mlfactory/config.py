@@ -90,6 +90,13 @@ class FeaturesConfig(_Section):
         default=None,
         description="indicators joined from coarser timeframes; null = the registry's default subset",
     )
+    max_warmup_share: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="leave out an indicator or MTF timeframe whose warm-up costs more than this share "
+        "of the training rows (short histories)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> FeaturesConfig:

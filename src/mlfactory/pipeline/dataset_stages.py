@@ -103,6 +103,7 @@ def features_stage(
         mtf_names=mtf_names,
         fit_end=clock.train_end_ns,
         progress=progress,
+        max_warmup_share=config.features.max_warmup_share,
     )
     outputs: list[Any] = []
     summary: dict[str, Any] = {}
@@ -116,7 +117,14 @@ def features_stage(
             "columns": n_cols,
             "warm_rows": int(frame["warm"].sum()),
             "mtf_skipped": states[tf].get("mtf_skipped", {}),
+            "warmup_skipped": states[tf].get("warmup_skipped", {}),
         }
+        if states[tf].get("warmup_skipped"):
+            progress(
+                f"features: warning — {len(states[tf]['warmup_skipped'])} indicator(s) left out of {tf} "
+                f"for a short history (warm-up > features.max_warmup_share): "
+                f"{', '.join(sorted(states[tf]['warmup_skipped']))}"
+            )
         for h, why in states[tf].get("mtf_skipped", {}).items():
             progress(f"features: warning — MTF {h} left out of {tf}: {why}")
     state_path = run.root / "features" / "fitted_state.json"
