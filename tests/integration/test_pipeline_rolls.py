@@ -42,15 +42,17 @@ def rolled_run(tmp_path_factory: pytest.TempPathFactory):
     mixed = pl.concat([front, back]).drop("day")
     path = tmp / "MES_contracts.parquet"
     mixed.write_parquet(path)
-    cfg = load_pipeline_config(
-        overrides={"features": {"timeframes": ["5m", "15m"]}, "ladder": {"mtf_timeframes": ["30m", "1h"]}}
-    )
-    result = run_pipeline(path, MES, cfg, tmp / "run")
-    return result, g, days[8]
+    result = run_pipeline(path, MES, CONFIG, tmp / "run")
+    return result, g, days[8], mixed
+
+
+CONFIG = load_pipeline_config(
+    overrides={"features": {"timeframes": ["5m", "15m"]}, "ladder": {"mtf_timeframes": ["30m", "1h"]}}
+)
 
 
 def test_the_contract_column_is_stitched_and_the_roll_recorded(rolled_run):
-    result, _, effective = rolled_run
+    result, _, effective, _ = rolled_run
     rolls = result.manifest["rolls"]
     assert rolls["roll_rule"] == "volume" and rolls["adjust"] == "back"
     (roll,) = rolls["rolls"]
@@ -64,7 +66,7 @@ def test_the_contract_column_is_stitched_and_the_roll_recorded(rolled_run):
 
 
 def test_stitched_bars_are_the_back_adjusted_series_with_a_segment_marker(rolled_run):
-    result, g, effective = rolled_run
+    result, g, effective, _ = rolled_run
     bars = pl.read_parquet(result.run.bars_path("1m"))
     joined = bars.join(g.select("timestamp", pl.col("close").alias("g")), on="timestamp")
     assert joined.height == bars.height
@@ -79,7 +81,7 @@ def test_stitched_bars_are_the_back_adjusted_series_with_a_segment_marker(rolled
 
 
 def test_no_label_path_crosses_the_roll(rolled_run):
-    result, _, _ = rolled_run
+    result, _, _, _ = rolled_run
     bars = pl.read_parquet(result.run.bars_path("1m"))
     first_new = bars.filter(pl.col("segment") == 1)["timestamp"][0]
     for h in (5, 10, 15, 20):
@@ -87,3 +89,39 @@ def test_no_label_path_crosses_the_roll(rolled_run):
         before = labels.filter(pl.col("timestamp") < first_new)
         assert before.height > 100
         assert (before["t1"] < first_new).all()
+
+
+def test_perturbing_bars_after_the_roll_leaves_everything_before_it_unchanged(rolled_run, tmp_path):
+    result, _, _, mixed = rolled_run
+    bars = pl.read_parquet(result.run.bars_path("1m"))
+    first_new = bars.filter(pl.col("segment") == 1)["timestamp"][0]
+    later = (pl.col("contract") == "MESM4") & (pl.col("timestamp") >= first_new)
+    rng = np.random.default_rng(1)
+    scale = pl.Series(rng.uniform(0.97, 1.03, mixed.height))
+    perturbed = mixed.with_columns(
+        *(pl.when(later).then(pl.col(c) * scale).otherwise(pl.col(c)).alias(c) for c in PRICES)
+    ).with_columns(
+        pl.max_horizontal(*PRICES).alias("high"),
+        pl.min_horizontal(*PRICES).alias("low"),
+        pl.when(later).then(pl.col("volume") * 3).otherwise(pl.col("volume")).alias("volume"),
+    )
+    path = tmp_path / "MES_contracts.parquet"
+    perturbed.write_parquet(path)
+    other = run_pipeline(path, MES, CONFIG, tmp_path / "run")
+    assert other.manifest["rolls"]["rolls"] == result.manifest["rolls"]["rolls"]
+
+    def before(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.col("timestamp") < first_new)
+
+    for tf in ("1m", "5m", "15m"):
+        a, b = (before(pl.read_parquet(r.run.bars_path(tf))) for r in (result, other))
+        assert a.height > 0 and a.equals(b), tf
+    for tf in ("5m", "15m"):
+        a, b = (before(pl.read_parquet(r.run.features_path(tf))) for r in (result, other))
+        assert a.equals(b), tf
+    for h in (5, 20):
+        a, b = (before(pl.read_parquet(r.run.labels_path(h))) for r in (result, other))
+        assert a.height > 100
+        assert a.select("timestamp", "label", "t1", "ret", "barrier").equals(
+            b.select("timestamp", "label", "t1", "ret", "barrier")
+        ), h

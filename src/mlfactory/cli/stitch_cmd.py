@@ -32,7 +32,7 @@ def stitch(
     json_out: Json = False,
 ) -> None:
     """Stitch per-contract files into one continuous series; write the rolls to OUT.rolls.json."""
-    from mlfactory.data.rolls import load_contract_files, write_sidecar
+    from mlfactory.data.roll_files import load_contract_files, write_sidecar
     from mlfactory.data.rolls import stitch as stitch_bars
 
     if out.suffix.lower() not in (".parquet", ".csv"):

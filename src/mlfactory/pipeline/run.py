@@ -18,7 +18,7 @@ from mlfactory.config import PipelineConfig
 from mlfactory.data.ingest import ingest
 from mlfactory.data.instruments import Instrument
 from mlfactory.data.resample import build_ladder, to_ladder_frame_1m
-from mlfactory.data.rolls import stitch_contract_column
+from mlfactory.data.roll_files import stitch_contract_column
 from mlfactory.data.validate import ValidationReport, validate_bars
 from mlfactory.errors import DataError
 from mlfactory.pipeline.dataset_stages import decision_schedule, features_stage, labels_stage

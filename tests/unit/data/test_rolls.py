@@ -18,9 +18,12 @@ import pytest
 from typer.testing import CliRunner
 
 from mlfactory.cli.app import app
+from mlfactory.config import load_pipeline_config
 from mlfactory.data.instruments import get_instrument
-from mlfactory.data.rolls import Contract, load_contract_files, parse_contract, stitch
+from mlfactory.data.roll_files import load_contract_files
+from mlfactory.data.rolls import Contract, parse_contract, stitch
 from mlfactory.errors import ConfigError, DataError
+from mlfactory.pipeline import load_and_validate
 
 MES = get_instrument("MES")
 U5, Z5 = Contract(2025, 9, "MES"), Contract(2025, 12, "MES")
@@ -184,3 +187,21 @@ def test_cli_writes_the_series_and_the_rolls_sidecar(tmp_path):
     )
     bars = pl.read_parquet(out)
     assert bars["close"].to_list()[:2] == [112.0, 112.0] and bars["segment"].max() == 1
+
+
+def test_a_stitched_file_is_read_back_as_it_is_with_its_sidecar_rolls(tmp_path):
+    parts = _parts(with_oi=False)
+    a = _write(tmp_path / "MESU5.csv", parts[U5])
+    b = _write(tmp_path / "MESZ5.csv", parts[Z5])
+    out = tmp_path / "MES_cont.parquet"
+    args = ["data", "stitch", str(a), str(b), "--symbol", "MES", "--tz", "UTC", "--out", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    cfg = load_pipeline_config(None, {"data": {"validation": {"out_of_session": "warn"}}})
+    bars, report = load_and_validate(out, MES, cfg)
+    stitched = pl.read_parquet(out)
+    assert bars["close"].to_list() == stitched["close"].to_list()  # not adjusted a second time
+    assert bars["segment"].to_list() == stitched["segment"].to_list()
+    assert (
+        report.rolls["rolls"] == json.loads((tmp_path / "MES_cont.parquet.rolls.json").read_text())["rolls"]
+    )
+    assert report.gaps["by_kind"]["roll"] == 1
