@@ -64,4 +64,6 @@ def stitch(
         console.print(
             f"  roll {r.effective_day}: {r.from_contract} → {r.to_contract}, gap {r.price_gap:+g} ({r.reason})"
         )
+    if "warning" in summary:
+        console.print(f"[yellow]warning:[/] {summary['warning']}")
     console.print(f"rolls recorded in {sidecar}")

@@ -24,6 +24,14 @@ The price gap of a roll is ``B``'s close minus ``A``'s close at ``A``'s last bar
 ``ratio`` multiplies earlier bars by ``B/A`` at each later roll, ``none`` keeps raw prices. Each
 bar carries ``contract`` and ``segment`` (0, 1, ... one per contract held); the segment is the
 marker that every time-spanning step (labels, windows, returns, backtests) treats as a break.
+
+Adjustment and causality: a back or ratio adjustment shifts the bars *before* a roll by that
+roll's gap, which is measured at the last bar before the switch, so a series stitched from data up
+to ``t`` never depends on bars after ``t`` until the next roll happens; a later roll re-prices the
+whole history before it (the convention of every continuous contract). Triple-barrier labels are
+unchanged by either adjustment (barriers move with ATR, touches stay the same; ``ret`` is exact
+under ``ratio``), and ratio-based features are unchanged by ``ratio``. With ``none`` the labels,
+windows and backtests still stop at the roll, but indicators that span it see its price gap.
 """
 
 from __future__ import annotations
@@ -149,7 +157,14 @@ class StitchResult:
             "expiry_rule": "third Friday of the contract month" if self.rule == "calendar" else None,
             "contracts": self.contracts,
             "rolls": [r.to_dict() for r in self.rolls],
-        }
+        } | (
+            {
+                "warning": "unadjusted: indicators that span a roll see its price gap (labels, windows "
+                "and backtests still stop at each roll); use --adjust back or ratio to remove it"
+            }
+            if self.adjust == "none" and self.rolls
+            else {}
+        )
 
 
 def _check_choice(value: str, allowed: tuple[str, ...], flag: str) -> str:
