@@ -18,9 +18,9 @@ from mlfactory.data.instruments import get_instrument
 from mlfactory.data.synthetic import generate_bars
 from mlfactory.models.config import load_model_config
 from mlfactory.pipeline import run_pipeline
-from mlfactory.training.cross_validate import make_folds, training_clock
+from mlfactory.run_data import RunData
+from mlfactory.training.cv_plan import CVPlan
 from mlfactory.training.model_data import build_model_data
-from mlfactory.training.run_data import RunData
 
 SHARE = 0.10
 TABULAR_DEFAULTS = ("catboost", "lightgbm", "xgboost", "logistic", "random_forest", "ridge", "svm")
@@ -65,16 +65,17 @@ def test_left_out_inputs_are_recorded_and_the_kept_ones_fit_the_budget(month):
 def test_default_tabular_models_cover_every_fold_of_a_3_fold_cv(month):
     short, lax = month
     data = RunData(short.run.root)
-    clock = training_clock(data, 10)
-    folds = make_folds(clock, "purged", 3, embargo_ns=0)
-    assert len(folds) == 3
+    plan = CVPlan.for_run(data, 10, n_splits=3)
+    train_ts = plan.clock.ts
+    assert len(plan.folds) == 3
     for name in TABULAR_DEFAULTS:
-        md = build_model_data(data, load_model_config(name), 10)
+        md = build_model_data(data, load_model_config(name), data.clock(10))
         rows = md.timestamps[md.split == "train"]
-        assert rows.size >= 0.9 * clock.ts.size, (name, md.coverage)
-        for fold in folds:
-            assert np.isin(clock.ts[fold.test_idx], rows).mean() >= 0.7, (name, fold.fold_id)
+        assert rows.size >= 0.9 * train_ts.size, (name, md.coverage)
+        for fold in plan.folds:
+            assert np.isin(train_ts[fold.test_idx], rows).mean() >= 0.7, (name, fold.fold_id)
     # without the rule the 4h indicators' warm-up eats most of the first fold
-    lax_md = build_model_data(RunData(lax.run.root), load_model_config("catboost"), 10)
+    lax_data = RunData(lax.run.root)
+    lax_md = build_model_data(lax_data, load_model_config("catboost"), lax_data.clock(10))
     lax_rows = lax_md.timestamps[lax_md.split == "train"]
-    assert np.isin(clock.ts[folds[0].test_idx], lax_rows).mean() < 0.5
+    assert np.isin(train_ts[plan.folds[0].test_idx], lax_rows).mean() < 0.5
