@@ -79,3 +79,20 @@ def test_default_tabular_models_cover_every_fold_of_a_3_fold_cv(month):
     lax_md = build_model_data(lax_data, load_model_config("catboost"), lax_data.clock(10))
     lax_rows = lax_md.timestamps[lax_md.split == "train"]
     assert np.isin(train_ts[plan.folds[0].test_idx], lax_rows).mean() < 0.5
+
+
+def test_standard_recipe_bases_share_90_percent_of_their_training_rows(month):
+    """The stacked matrix keeps the rows every base predicts: on one month they must overlap."""
+    from mlfactory.training.recipes import load_recipe
+
+    short, _ = month
+    data = RunData(short.run.root)
+    clock = data.clock(10)
+    rows = []
+    for name in load_recipe("standard").bases:
+        md = build_model_data(data, load_model_config(name), clock)
+        rows.append(md.timestamps[md.split == "train"])
+    common = rows[0]
+    for r in rows[1:]:
+        common = np.intersect1d(common, r)
+    assert common.size >= 0.9 * clock.rows("train").size, [r.size for r in rows]

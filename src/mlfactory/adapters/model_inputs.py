@@ -103,23 +103,20 @@ def _raw_ohlcv(bars: pl.DataFrame) -> np.ndarray:
     )
 
 
+WINDOW_MAX_GAP_NS = 96 * 3600 * 1_000_000_000
+
+
 def _segments(bars: pl.DataFrame) -> np.ndarray:
-    """Segment id per bar: a new segment at every trading-day change (session break or weekend)
-    and at every contract roll (``data.segments``)."""
-    return break_ids(bars)
+    """Segment id per bar for windows (3D and 4D inputs): a window never spans a contract roll
+    (``data.segments``) or a gap of more than four days (a multi-day outage or missing data).
 
-
-STREAM_BREAK_NS = 6 * 3600 * 1_000_000_000
-
-
-def _stream_segments(bars: pl.DataFrame) -> np.ndarray:
-    """Segments of a multi-stream input: broken by gaps over 6 h (weekends, holidays, outages).
-
-    Raw OHLCV streams of coarse timeframes (a 64-bar 15m window spans 16 h) would lose most
-    decisions if they could not span the one-hour daily break, so multi-stream windows may cross
-    it; they never span a weekend, a holiday closure or a contract roll.
+    A window is the last ``seq_len`` bars, as a trader's screen shows them: it spans the daily
+    maintenance break and weekends and holiday closures, like the engineered features it holds
+    (indicators run across those gaps too). Cutting windows at every weekend would lose the first
+    ``seq_len`` bars of each week — with the standard recipe's 64-bar 15m streams, 16 hours per
+    week, and so the rows the bases share.
     """
-    return break_ids(bars, by_trading_day=False, max_gap_ns=STREAM_BREAK_NS)
+    return break_ids(bars, by_trading_day=False, max_gap_ns=WINDOW_MAX_GAP_NS)
 
 
 def build_model_inputs(
@@ -137,7 +134,7 @@ def build_model_inputs(
         keep = np.searchsorted(dts, view.timestamps)
     else:
         streams = {
-            tf: (_raw_ohlcv(b), _ns(b["timestamp"]), _stream_segments(b), np.ones(b.height, bool))
+            tf: (_raw_ohlcv(b), _ns(b["timestamp"]), _segments(b), np.ones(b.height, bool))
             for tf in (cfg.timeframe, *cfg.mtf_timeframes)
             for b in (source.bars(tf),)
         }
