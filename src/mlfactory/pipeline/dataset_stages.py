@@ -7,7 +7,6 @@ rows before the validation start only.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 import polars as pl
 import talib
 
+from mlfactory.artifacts import atomic_write_json, atomic_write_parquet, atomic_write_text
 from mlfactory.config import PipelineConfig
 from mlfactory.data.instruments import Instrument
 from mlfactory.errors import DataError
@@ -106,7 +106,7 @@ def features_stage(
     summary: dict[str, Any] = {}
     run.features_path("x").parent.mkdir(parents=True, exist_ok=True)
     for tf, frame in frames.items():
-        frame.write_parquet(run.features_path(tf))
+        atomic_write_parquet(frame, run.features_path(tf))
         outputs.append(run.features_path(tf))
         n_cols = sum(1 for c in frame.columns if c != "timestamp" and not c.startswith("warm"))
         summary[tf] = {
@@ -118,7 +118,7 @@ def features_stage(
         for h, why in states[tf].get("mtf_skipped", {}).items():
             progress(f"features: warning — MTF {h} left out of {tf}: {why}")
     state_path = run.root / "features" / "fitted_state.json"
-    state_path.write_text(json.dumps(states, indent=2, sort_keys=True))
+    atomic_write_json(state_path, states, sort_keys=True)
     outputs.append(state_path)
     _write_scalers(run, frames, clock, outputs)
     return outputs, summary
@@ -138,7 +138,7 @@ def _write_scalers(
         x = frame.select(cols).to_numpy()
         scaler = RobustScaler(cols).fit(x, train)
         path = run.root / "scalers" / f"{tf}.json"
-        path.write_text(scaler.to_json())
+        atomic_write_text(path, scaler.to_json())
         outputs.append(path)
 
 
@@ -211,7 +211,7 @@ def labels_stage(
                 ),
             }
         )
-        frame.write_parquet(run.labels_path(h))
+        atomic_write_parquet(frame, run.labels_path(h))
         outputs.append(run.labels_path(h))
         b = split.boundaries
         split_record["horizons"][str(h)] = {
@@ -226,7 +226,7 @@ def labels_stage(
             "invalid_rows_dropped": int((~valid).sum()),
         }
     barriers_path = run.root / "labels" / "barriers.json"
-    barriers_path.write_text(json.dumps(barrier_record, indent=2, sort_keys=True))
-    run.splits_path.write_text(json.dumps(split_record, indent=2, sort_keys=True))
+    atomic_write_json(barriers_path, barrier_record, sort_keys=True)
+    atomic_write_json(run.splits_path, split_record, sort_keys=True)
     outputs += [barriers_path, run.splits_path]
     return outputs, summary

@@ -11,7 +11,7 @@ import polars as pl
 
 from mlfactory.data.instruments import Instrument
 from mlfactory.errors import ArtifactError
-from mlfactory.run_dir import RunDir
+from mlfactory.run_dir import RunDir, verify_run_file
 
 
 class RunData:
@@ -34,7 +34,7 @@ class RunData:
             raise ArtifactError(
                 f"{self.run.splits_path}: missing; rerun `mlfactory pipeline run` for this run"
             )
-        return json.loads(self.run.splits_path.read_text())
+        return json.loads(verify_run_file(self.run, self.manifest, self.run.splits_path).read_text())
 
     @property
     def decision_timeframe(self) -> str:
@@ -56,7 +56,7 @@ class RunData:
                     f"{path}: no labels for horizon {horizon}; the run has horizons {self.horizons} "
                     "(set labels.horizons in the pipeline config and rerun `pipeline run`)"
                 )
-            self._labels[horizon] = pl.read_parquet(path)
+            self._labels[horizon] = pl.read_parquet(verify_run_file(self.run, self.manifest, path))
         return self._labels[horizon]
 
     def features(self, tf: str) -> pl.DataFrame:
@@ -67,7 +67,7 @@ class RunData:
                     f"{path}: the run has no features on {tf} (it has {', '.join(self.feature_timeframes)}); "
                     "add it to features.timeframes in the pipeline config and rerun `pipeline run`"
                 )
-            self._features[tf] = pl.read_parquet(path)
+            self._features[tf] = pl.read_parquet(verify_run_file(self.run, self.manifest, path))
         return self._features[tf]
 
     def bars(self, tf: str) -> pl.DataFrame:
@@ -77,5 +77,5 @@ class RunData:
                 raise ArtifactError(
                     f"{path}: the run has no {tf} bars; add {tf} to ladder.timeframes and rerun"
                 )
-            self._bars[tf] = pl.read_parquet(path)
+            self._bars[tf] = pl.read_parquet(verify_run_file(self.run, self.manifest, path))
         return self._bars[tf]
