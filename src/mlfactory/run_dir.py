@@ -235,10 +235,14 @@ def is_current(run: RunDir | Path, directory: Path) -> bool:
 
 def current_only(run: RunDir | Path, directories: list[Path]) -> tuple[list[Path], list[Path]]:
     """Split artifact directories into (current, stale) for ``run``: reports and leaderboards show only
-    the current ones and may list the stale ones as such, never mix them."""
-    generation = current_generation(run)
-    current = [d for d in directories if artifact_generation(d) == generation]
-    return current, [d for d in directories if artifact_generation(d) != generation]
+    the current ones and may list the stale ones as such, never mix them. An artifact without a
+    generation stamp (an older mlfactory, or a write killed before its end) is stale."""
+    run = run if isinstance(run, RunDir) else RunDir(Path(run))
+    manifest = run.read_manifest()
+    finished = manifest.get("status") == COMPLETE and manifest.get("generation")
+    generation = manifest["generation"] if finished else None  # an unfinished run has nothing current
+    current = [d for d in directories if generation is not None and artifact_generation(d) == generation]
+    return current, [d for d in directories if d not in current]
 
 
 def require_current(run: RunDir | Path, directory: Path) -> str:

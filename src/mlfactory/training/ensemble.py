@@ -31,6 +31,7 @@ from mlfactory.errors import ConfigError
 from mlfactory.evaluation import class_frequencies
 from mlfactory.models.base import CLASSES, PROBA_COLUMNS, Dataset, InputKind
 from mlfactory.models.registry import get_model_class
+from mlfactory.run_dir import GENERATION_FILE, current_generation, stamp_generation
 from mlfactory.runtime.executor import make_executor
 from mlfactory.selection.step import FeatureSelector
 from mlfactory.splits import purged_kfold
@@ -128,6 +129,8 @@ def train_ensemble(
     h = spec.horizon
     out = data.run.ensemble_dir(spec.ensemble_id)
     out.mkdir(parents=True, exist_ok=True)
+    generation = current_generation(data.run)
+    (out / GENERATION_FILE).unlink(missing_ok=True)  # unstamped (not current) until every file is written
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -273,6 +276,7 @@ def train_ensemble(
         e.predictions.write_parquet(out / f"predictions_{s}.parquet")
     evaluations["test"].equity.write_parquet(out / "equity_test.parquet")
     _write_bundle(out, data, spec, configs, weights, best_base, kept, priors)
+    stamp_generation(out, generation)
     metrics["directory"] = str(out)
     return metrics
 

@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from mlfactory.artifacts import atomic_write_json, atomic_write_parquet, atomic_write_text
 from mlfactory.errors import DataError
 from mlfactory.evaluation import class_frequencies
+from mlfactory.locks import writer_lock
 from mlfactory.models.base import Model
 from mlfactory.models.config import ModelConfig, apply_overrides, load_model_config
-from mlfactory.run_dir import stable_hash
+from mlfactory.run_dir import GENERATION_FILE, current_generation, stable_hash, stamp_generation
 from mlfactory.selection.step import FeatureSelector
 from mlfactory.training.evaluate import evaluate_split
 from mlfactory.training.model_data import ModelData, build_model_data
@@ -180,25 +182,27 @@ def train_model(
     data = RunData(run)
     cfg = resolve_config(name, params=params, timeframe=timeframe, feature_set=feature_set)
     seed = int(data.manifest.get("seed", 0) if seed is None else seed)
-    progress(
-        f"train {name} (h{horizon}) on {cfg.timeframe}, {cfg.mtf_strategy.value}, feature set {cfg.feature_set}"
-    )
-    model, md, metrics, evaluations = fit_and_evaluate(data, cfg, horizon, seed=seed, n_jobs=n_jobs)
     out = data.run.model_dir(name, horizon)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "model")
-    (out / "routing.json").write_text(json.dumps(routing_record(cfg, md), indent=2))
-    write_metrics(out, metrics)
-    for split, ev in evaluations.items():
-        ev.predictions.write_parquet(out / f"predictions_{split}.parquet")
-    evaluations["test"].equity.write_parquet(out / "equity_test.parquet")
+    generation = current_generation(data.run)
+    with writer_lock(out, what="model directory"):
+        progress(
+            f"train {name} (h{horizon}) on {cfg.timeframe}, {cfg.mtf_strategy.value}, feature set {cfg.feature_set}"
+        )
+        model, md, metrics, evaluations = fit_and_evaluate(data, cfg, horizon, seed=seed, n_jobs=n_jobs)
+        (out / GENERATION_FILE).unlink(missing_ok=True)  # unstamped (not current) until every file is written
+        model.save(out / "model", generation=generation)
+        atomic_write_json(out / "routing.json", routing_record(cfg, md))
+        write_metrics(out, metrics)
+        for split, ev in evaluations.items():
+            atomic_write_parquet(ev.predictions, out / f"predictions_{split}.parquet")
+        atomic_write_parquet(evaluations["test"].equity, out / "equity_test.parquet")
+        stamp_generation(out, generation)
     return TrainResult(out, metrics, model)
 
 
 def write_metrics(directory: Path, metrics: dict[str, Any]) -> Path:
     path = Path(directory) / "metrics.json"
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=_json_default))
-    return path
+    return atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=True, default=_json_default))
 
 
 def _json_default(o: Any) -> Any:
