@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from mlfactory.artifacts import sha256_file
@@ -137,8 +139,9 @@ def probe_in_child(path: Path, loader: str, n_features: int) -> None:
     the child becomes an ``ArtifactError``; the parent process survives either way.
     """
     path = Path(path)
-    digest = sha256_file(path)
-    if digest in _PROBED:
+    digest = f"{sha256_file(path)}-{loader}-{metadata.version(loader)}"
+    verdict = _verdict_dir() / digest
+    if digest in _PROBED or verdict.is_file():
         return
     code = _PROBE_CODE[loader]
     try:
@@ -156,6 +159,16 @@ def probe_in_child(path: Path, loader: str, n_features: int) -> None:
         tail = " ".join(done.stderr.strip().splitlines()[-2:])[-300:]
         raise _bad(path, f"{loader} failed to load it in a child process ({how}: {tail})")
     _PROBED[digest] = None
+    try:
+        verdict.parent.mkdir(parents=True, exist_ok=True)
+        verdict.touch()
+    except OSError:  # a read-only cache only costs the child start next time
+        pass
+
+
+def _verdict_dir() -> Path:
+    root = os.environ.get("MLFACTORY_CACHE_DIR") or Path.home() / ".cache" / "mlfactory"
+    return Path(root) / "native-ok"
 
 
 _PROBE_CODE = {
