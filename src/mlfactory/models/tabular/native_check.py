@@ -15,13 +15,14 @@ which aborts (LightGBM: ``terminate called``, SIGABRT) or segfaults on many malf
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import re
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+
+import numpy as np
 
 from mlfactory.artifacts import sha256_file
 from mlfactory.errors import ArtifactError
@@ -40,14 +41,22 @@ def _bad(path: Path, why: str) -> ArtifactError:
     )
 
 
-def _numbers(path: Path, where: str, text: str, kind: type = float) -> list:
+def _numbers(path: Path, where: str, text: str, kind: type = float) -> np.ndarray:
+    """The whitespace-separated numbers of one field; refused unless all parse (and floats are finite)."""
     try:
-        values = [kind(v) for v in text.split()]
-    except ValueError as exc:
+        values = np.array(text.split(), dtype=np.int64 if kind is int else np.float64)
+    except (ValueError, OverflowError) as exc:
         raise _bad(path, f"{where}: {exc}") from None
-    if kind is float and not all(math.isfinite(v) for v in values):
+    if kind is not int and not np.isfinite(values).all():
         raise _bad(path, f"{where}: non-finite value")
     return values
+
+
+def _one_int(path: Path, where: str, text: str) -> int:
+    values = _numbers(path, where, text, int)
+    if len(values) != 1:
+        raise _bad(path, f"{where}: expected one integer")
+    return int(values[0])
 
 
 def _fields(block: str) -> dict[str, str]:
@@ -76,7 +85,7 @@ def check_lightgbm_text(path: Path, *, n_classes: int, n_features: int) -> None:
     for key in (*_HEADER_INT, "tree_sizes", "feature_names"):
         if key not in header:
             raise _bad(path, f"header lacks {key}")
-    num_class, per_iter, max_feature = (_numbers(path, k, header[k], int)[0] for k in _HEADER_INT)
+    num_class, per_iter, max_feature = (_one_int(path, k, header[k]) for k in _HEADER_INT)
     if num_class != n_classes or per_iter != num_class:
         raise _bad(
             path,
@@ -86,7 +95,7 @@ def check_lightgbm_text(path: Path, *, n_classes: int, n_features: int) -> None:
         raise _bad(
             path, f"max_feature_idx={max_feature} and its feature names do not match {n_features} features"
         )
-    sizes = _numbers(path, "tree_sizes", header["tree_sizes"], int)
+    sizes = _numbers(path, "tree_sizes", header["tree_sizes"], int).tolist()
     starts = [m.start() + 1 for m in re.finditer(r"\nTree=\d+\n", text[: end + 1])]
     bounds = [*starts, end + 1]
     actual = [bounds[i + 1] - bounds[i] for i in range(len(starts))]
@@ -101,7 +110,7 @@ def _check_tree(path: Path, i: int, block: str, max_feature: int) -> None:
     where = f"Tree={i}"
     if f.get("Tree") != str(i) or "num_leaves" not in f:
         raise _bad(path, f"{where}: header")
-    leaves = _numbers(path, f"{where} num_leaves", f["num_leaves"], int)[0]
+    leaves = _one_int(path, f"{where} num_leaves", f["num_leaves"])
     if leaves < 1 or f.get("num_cat", "0") != "0" or f.get("is_linear", "0") != "0":
         raise _bad(
             path, f"{where}: num_leaves={leaves}, categorical or linear trees are not produced by mlfactory"
@@ -119,17 +128,20 @@ def _check_tree(path: Path, i: int, block: str, max_feature: int) -> None:
             arrays[key] = _numbers(path, f"{where} {key}", f.get(key, ""))
             if len(arrays[key]) != leaves - 1:
                 raise _bad(path, f"{where}: {key} has not {leaves - 1} values")
-    if any(not v.is_integer() or not 0 <= v <= max_feature for v in arrays["split_feature"]):
+    feature, decision = arrays["split_feature"], arrays["decision_type"]
+    if (feature != np.round(feature)).any() or (feature < 0).any() or (feature > max_feature).any():
         raise _bad(path, f"{where}: split_feature outside 0..{max_feature}")
-    if any(
-        not v.is_integer() or not 0 <= v < 16 or (int(v) & 1) or (int(v) >> 2) & 3 == 3
-        for v in arrays["decision_type"]
-    ):
+    if (decision != np.round(decision)).any() or (decision < 0).any() or (decision >= 16).any():
+        raise _bad(path, f"{where}: invalid decision_type")
+    d = decision.astype(np.int64)
+    if (d & 1).any() or ((d >> 2) & 3 == 3).any():  # categorical splits, or an unknown missing type
         raise _bad(path, f"{where}: invalid decision_type")
     for key in ("left_child", "right_child"):
-        for c in arrays[key]:
-            if not c.is_integer() or not (0 <= c < leaves - 1 or 0 <= -c - 1 < leaves):
-                raise _bad(path, f"{where}: {key} index {c:g} outside the tree")
+        c = arrays[key]
+        inner = (c >= 0) & (c < leaves - 1)
+        leaf = (c < 0) & (-c - 1 < leaves)
+        if (c != np.round(c)).any() or not (inner | leaf).all():
+            raise _bad(path, f"{where}: {key} index outside the tree")
 
 
 def probe_in_child(path: Path, loader: str, n_features: int) -> None:
