@@ -3,7 +3,7 @@
 ``writer_lock(target, timeout=…)`` takes ``.<name>.lock`` in the target's parent directory
 (``filelock``, released by the OS when the holder dies, even on SIGKILL). While held, a JSON note
 ``.<name>.lock.json`` records the holder's pid, command line and start time; a second writer that
-cannot take the lock within ``timeout`` seconds gets an ``ArtifactError`` that quotes the note.
+cannot take the lock within ``timeout`` seconds (``$MLFACTORY_LOCK_TIMEOUT``, default 30) gets an ``ArtifactError`` that quotes the note.
 """
 
 from __future__ import annotations
@@ -16,9 +16,23 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlfactory.errors import ArtifactError
+from mlfactory.errors import ArtifactError, ConfigError
 
 DEFAULT_TIMEOUT_S = 30.0
+TIMEOUT_ENV = "MLFACTORY_LOCK_TIMEOUT"  # seconds a writer waits for another one, when the caller sets none
+
+
+def default_timeout() -> float:
+    raw = os.environ.get(TIMEOUT_ENV)
+    if raw is None:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{TIMEOUT_ENV}={raw!r}: expected a number of seconds") from None
+    if value < 0:
+        raise ConfigError(f"{TIMEOUT_ENV}={raw!r}: expected a number of seconds >= 0")
+    return value
 
 
 def lock_paths(target: Path) -> tuple[Path, Path]:

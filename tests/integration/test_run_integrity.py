@@ -183,3 +183,17 @@ def test_second_pipeline_run_fails_naming_the_writer(run_copy: Path) -> None:
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+def test_second_train_of_the_same_model_fails_naming_the_writer(run_copy: Path, monkeypatch) -> None:
+    target = RunDir(run_copy).model_dir("logistic", 10)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(target)], stdout=subprocess.PIPE, text=True)
+    monkeypatch.setenv("MLFACTORY_LOCK_TIMEOUT", "0.5")
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(ArtifactError, match=f"model directory is being written by pid {holder.pid}"):
+            train_model(run_copy, "logistic", 10, params=["max_iter=50"])
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    assert not (target / "generation.json").exists()  # nothing was written by the refused writer

@@ -57,3 +57,17 @@ def test_second_writer_waits_for_the_first(tmp_path: Path) -> None:
         proc.kill()
         proc.wait(timeout=10)
     assert 0.5 < waited < 30
+
+
+def test_lock_timeout_from_the_environment(monkeypatch) -> None:
+    from mlfactory.errors import ConfigError
+    from mlfactory.locks import DEFAULT_TIMEOUT_S, default_timeout
+
+    monkeypatch.delenv("MLFACTORY_LOCK_TIMEOUT", raising=False)
+    assert default_timeout() == DEFAULT_TIMEOUT_S
+    monkeypatch.setenv("MLFACTORY_LOCK_TIMEOUT", "2.5")
+    assert default_timeout() == 2.5
+    for bad in ("soon", "-1"):
+        monkeypatch.setenv("MLFACTORY_LOCK_TIMEOUT", bad)
+        with pytest.raises(ConfigError, match="MLFACTORY_LOCK_TIMEOUT"):
+            default_timeout()

@@ -83,7 +83,7 @@ def run_pipeline(
     *,
     progress: ProgressFn = lambda msg: None,
     force: bool = False,
-    lock_timeout: float = 30.0,
+    lock_timeout: float | None = None,
 ) -> PipelineResult:
     data_path = Path(data_path)
     if not data_path.is_file():
