@@ -29,9 +29,10 @@ from sklearn.metrics import log_loss
 from mlfactory.adapters.views import TabularView
 from mlfactory.errors import ConfigError
 from mlfactory.evaluation import class_frequencies
+from mlfactory.locks import writer_lock
 from mlfactory.models.base import CLASSES, PROBA_COLUMNS, Dataset, InputKind
 from mlfactory.models.registry import get_model_class
-from mlfactory.run_dir import GENERATION_FILE, current_generation, stamp_generation
+from mlfactory.run_dir import GENERATION_FILE, RunDir, current_generation, stamp_generation
 from mlfactory.runtime.executor import make_executor
 from mlfactory.selection.step import FeatureSelector
 from mlfactory.splits import purged_kfold
@@ -122,6 +123,13 @@ def _block(stack: TabularView, base: str) -> np.ndarray:
 def train_ensemble(
     run: Path, spec: EnsembleSpec, *, seed: int | None = None, progress: Progress = lambda m: None
 ) -> dict[str, Any]:
+    with writer_lock(RunDir(Path(run)).ensemble_dir(spec.ensemble_id), what="ensemble"):
+        return _train_ensemble(run, spec, seed=seed, progress=progress)
+
+
+def _train_ensemble(
+    run: Path, spec: EnsembleSpec, *, seed: int | None = None, progress: Progress = lambda m: None
+) -> dict[str, Any]:
     check_bases(spec.bases)
     _check_meta(spec.meta_learner)
     data = RunData(run)
@@ -131,6 +139,7 @@ def train_ensemble(
     out.mkdir(parents=True, exist_ok=True)
     generation = current_generation(data.run)
     (out / GENERATION_FILE).unlink(missing_ok=True)  # unstamped (not current) until every file is written
+    (out / "ensemble.json").unlink(missing_ok=True)  # no loadable bundle until the new one is complete
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
