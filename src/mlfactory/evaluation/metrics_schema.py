@@ -47,6 +47,7 @@ class MetricsRecord(BaseModel):
     trading: dict[str, dict[str, Any]]
     signal: dict[str, dict[str, Any]] = {}
     overfitting: Overfitting = Overfitting()
+    generation: str | None = None  # the run generation (data + config hash) it was built from
 
     @property
     def dsr(self) -> float | None:
@@ -100,10 +101,12 @@ def to_strict_json(obj: Any) -> Any:
 
 
 def write_metrics(directory: Path, record: MetricsRecord) -> Path:
-    path = Path(directory) / METRICS_FILE
+    from mlfactory.artifacts import atomic_write_text
+
     data = to_strict_json(record.model_dump(mode="python"))
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False))
-    return path
+    return atomic_write_text(
+        Path(directory) / METRICS_FILE, json.dumps(data, indent=2, sort_keys=True, allow_nan=False)
+    )
 
 
 def parse_metrics(obj: Any, source: str) -> MetricsRecord:

@@ -36,6 +36,7 @@ from mlfactory.evaluation import (
     volatility_regimes,
 )
 from mlfactory.pipeline import run_pipeline
+from mlfactory.run_dir import current_generation, stamp_generation
 
 HORIZONS = (6, 12)
 FEATURES = ("r1", "r3", "r12", "vol12", "range", "hour_sin", "hour_cos")
@@ -72,6 +73,7 @@ def build_run(out: Path, seed: int = 0) -> Path:
     partial["metrics"].pop("feature_importance")
     (run / "models" / "logistic_h12").mkdir(parents=True)
     _write_json(run / "models" / "logistic_h12" / "metrics.json", partial["metrics"])  # metrics only
+    stamp_generation(run / "models" / "logistic_h12", current_generation(run))
     return run
 
 
@@ -253,6 +255,7 @@ class _Context:
     def write(self, kind: str, name: str, model: dict[str, Any]) -> None:
         d = self.run / kind / name
         d.mkdir(parents=True)
+        stamp_generation(d, current_generation(self.run))
         _write_json(d / "metrics.json", model["metrics"])
         test = self._mask("test")
         p = model["proba"]["test"]
