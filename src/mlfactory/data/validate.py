@@ -24,6 +24,7 @@ from mlfactory.data.plausibility import (
     sub_minute,
 )
 from mlfactory.data.policies import ALLOWED, DESCRIPTIONS, ValidationPolicies
+from mlfactory.data.segments import bar_segments, segment_breaks
 from mlfactory.data.sessions import attach_sessions, build_session_table
 from mlfactory.errors import DataError
 
@@ -59,6 +60,7 @@ class ValidationReport:
     warnings: list[str] = field(default_factory=list)
     format: str | None = None
     ingest: str | None = None
+    rolls: dict[str, Any] | None = None  # set when the file's contract column was stitched
 
     @property
     def counts(self) -> dict[str, int]:
@@ -80,7 +82,7 @@ class ValidationReport:
             "warnings": self.warnings,
             "format": self.format,
             "ingest": self.ingest,
-        }
+        } | ({"rolls": self.rolls} if self.rolls is not None else {})
 
 
 class _Validator:
@@ -202,7 +204,8 @@ def validate_bars(
 
     logret = df.select(pl.col("close").log().diff().alias("r"))["r"]
     spikes = _robust_spikes(logret.to_numpy(), policies.spike_z)
-    rolls = probable_rolls(df, spikes)
+    spikes &= ~segment_breaks(bar_segments(df), df.height)  # a stitched roll's jump is a roll, not a spike
+    rolls = probable_rolls(df, spikes)  # an unstitched one is reported as a probable roll
     report.warnings.extend(w for w in [roll_warning(df, rolls, instrument, str(path))] if w)
     df = v.handle(df, "probable_roll", pl.Series(rolls), "close")
     df = v.handle(df, "price_spike", pl.Series(spikes & ~rolls), "close")  # probable_roll never drops rows
@@ -266,6 +269,11 @@ def _merge_duplicates(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("volume").sum(),
         pl.col("row").first(),
         pl.col("_implausible").any(),
+        *(
+            pl.col(c).first()
+            for c in df.columns
+            if c not in (*PRICE_COLS, "timestamp", "volume", "row", "_implausible")
+        ),
     )
     return agg.select(df.columns)
 
@@ -307,14 +315,16 @@ def _robust_spikes(r: np.ndarray, z: float) -> np.ndarray:
 
 
 def classify_gaps(df: pl.DataFrame, instrument: Instrument, unexpected_minutes: int) -> dict[str, Any]:
-    """Count steps longer than one minute by kind: weekend, daily_break, holiday, intra_session, unexpected."""
+    """Count steps longer than one minute (and rolls) by kind: weekend, daily_break, holiday, intra_session,
+    unexpected, roll."""
     minute = 60_000_000_000
     ts = df["timestamp"].dt.epoch("ns").to_numpy()
     day = df["trading_day"].to_numpy().astype("datetime64[D]")
     s_open = df["session_open"].dt.epoch("ns").to_numpy()
     s_close = df["session_close"].dt.epoch("ns").to_numpy()
     step = np.diff(ts)
-    gap = np.flatnonzero(step > minute)
+    roll = segment_breaks(bar_segments(df), df.height)
+    gap = np.flatnonzero((step > minute) | roll[1:])
     kinds = np.empty(len(gap), dtype=object)
     if instrument.session.kind == "continuous":
         same = np.ones(len(gap), dtype=bool)
@@ -340,6 +350,7 @@ def classify_gaps(df: pl.DataFrame, instrument: Instrument, unexpected_minutes: 
             "unexpected"
         )
         kinds[cross] = k
+    kinds[roll[gap + 1]] = "roll"  # a contract roll (data.rolls) is a break of its own kind
     out: dict[str, Any] = {
         "count": len(gap),
         "largest_minutes": float(step[gap].max() / minute) if len(gap) else 0.0,
@@ -347,7 +358,7 @@ def classify_gaps(df: pl.DataFrame, instrument: Instrument, unexpected_minutes: 
     by_kind = {
         k: int((kinds == k).sum())
         for k in ("weekend", "daily_break", "holiday", "intra_session", "unexpected")
-    }
+    } | ({"roll": int(roll.sum())} if roll.any() else {})  # stitched series only
     out["by_kind"] = by_kind
     if len(gap):
         worst = gap[np.argmax(step[gap])]
