@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from mlfactory.training.run_data import RunData
+from mlfactory.run_data import RunData
 
 from mlfactory.config import PipelineConfig
 from mlfactory.data.instruments import get_instrument
