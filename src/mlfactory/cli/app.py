@@ -1,9 +1,16 @@
-"""The ``mlfactory`` typer application."""
+"""The ``mlfactory`` typer application.
+
+Command modules import only typer, rich and light mlfactory modules at the top; frameworks are
+imported inside the command bodies, so ``mlfactory --help`` and ``mlfactory models`` start fast
+(a test checks that no heavy library is loaded). Every command runs inside the one error boundary
+(``common.guard``), applied below to everything registered.
+"""
 
 from __future__ import annotations
 
 import typer
 
+from mlfactory.cli.common import guard_all
 from mlfactory.cli.data_cmd import data_app
 from mlfactory.cli.demo_cmd import demo
 from mlfactory.cli.ensemble_cmd import train_ensemble
@@ -32,3 +39,5 @@ app.command("train-ensemble")(train_ensemble)
 app.command("report")(report)
 app.command("leaderboard")(leaderboard)
 app.command("predict")(predict)
+
+guard_all(app)  # keep last: the error boundary around every command registered above

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import console, emit_json, progress, user_errors
-from mlfactory.cli.train_cmd import device_params
+from mlfactory.cli.common import emit_json, progress, stdout_console, user_errors
+from mlfactory.cli.options import Seed, device_params
 from mlfactory.errors import ConfigError
 
 
@@ -40,11 +40,12 @@ def train_ensemble(
     no_guard: Annotated[
         bool, typer.Option("--no-guard", help="keep the meta-learner even where it loses on validation")
     ] = False,
-    seed: Annotated[int | None, typer.Option("--seed", help="seed (default: the run's)")] = None,
+    seed: Seed = None,
     device: Annotated[str | None, typer.Option("--device", help="neural bases: auto | cpu | cuda")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
 ) -> None:
     """Train a heterogeneous stacked ensemble: per-base routing, shared purged OOF, 2D meta-learner, guard."""
+    console = stdout_console()
     from mlfactory.training.ensemble import EnsembleSpec
     from mlfactory.training.ensemble import train_ensemble as run_ensemble
     from mlfactory.training.recipes import load_recipe

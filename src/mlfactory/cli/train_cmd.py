@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import console, emit_json, progress, user_errors
+from mlfactory.cli.common import emit_json, progress, stdout_console, user_errors
+from mlfactory.cli.options import Seed, device_params
 
 Run = Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")]
 Horizon = Annotated[
@@ -18,7 +19,6 @@ Params = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="hyper-parameter override KEY=VALUE (repeatable)")
 ]
 Json = Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")]
-Seed = Annotated[int | None, typer.Option("--seed", help="seed (default: the run's seed)")]
 NJobs = Annotated[int, typer.Option("--n-jobs", help="threads/processes a model may use")]
 Device = Annotated[
     str | None,
@@ -26,19 +26,6 @@ Device = Annotated[
         "--device", help="neural models: auto (CUDA when available, mixed precision there) | cpu | cuda"
     ),
 ]
-
-
-def device_params(device: str | None, models: list[str], prefixed: bool = False) -> list[str]:
-    """``--device`` as ``device=...`` overrides for the models that have a device parameter."""
-    if device is None:
-        return []
-    from mlfactory.errors import ConfigError
-    from mlfactory.models.registry import get_model_class
-
-    if device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"--device {device!r}: use auto, cpu or cuda")
-    takers = [m for m in models if "device" in get_model_class(m).Params.model_fields]
-    return [f"{m}.device={device}" if prefixed else f"device={device}" for m in takers]
 
 
 def _headline(metrics: dict, split: str) -> dict:
@@ -108,8 +95,8 @@ def train(
             split, f"{h['log_loss']:.4f}", f"{h['prior_log_loss']:.4f}", f"{h['balanced_accuracy']:.3f}",
             f"{h['sharpe']:.2f}", f"{h['total_pnl_currency']:,.0f}", str(h["trades"]),
         )  # fmt: skip
-    console.print(table)
-    console.print(f"model written to {result.directory}")
+    stdout_console().print(table)
+    stdout_console().print(f"model written to {result.directory}")
 
 
 @user_errors
@@ -149,4 +136,4 @@ def cv(
             f"{s['coverage']:.1%}",
             str(s["folds"]),
         )
-    console.print(table)
+    stdout_console().print(table)

@@ -196,9 +196,9 @@ def train_model(
 
 
 def write_metrics(directory: Path, metrics: dict[str, Any]) -> Path:
-    path = Path(directory) / "metrics.json"
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=_json_default))
-    return path
+    from mlfactory.jsonio import write_json
+
+    return write_json(Path(directory) / "metrics.json", metrics)  # strict JSON: NaN → null + reason
 
 
 def _json_default(o: Any) -> Any:
