@@ -222,3 +222,15 @@ def test_json_output_is_strict(tmp_path):
     result = run_cli("models", "--json")
     assert result.exit_code == 0
     json.loads(result.stdout, parse_constant=lambda t: pytest.fail(f"bare {t} in --json output"))
+
+
+def test_typer_exit_inside_a_command_passes_through_the_boundary():
+    import typer
+
+    @guard
+    def quits() -> None:
+        raise typer.Exit(code=3)
+
+    with pytest.raises(typer.Exit) as info:
+        quits()
+    assert info.value.exit_code == 3

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import click
 import typer
+import typer.exceptions
 from rich.console import Console
 from rich.markup import escape
 
@@ -121,8 +121,8 @@ def guard(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, KeyboardInterrupt):
-            raise
+        except (typer.exceptions.Exit, typer.exceptions.Abort, typer.exceptions.TyperException):
+            raise  # typer's own exits and usage errors (typer >= 0.2x vendors click as typer._click)
         except Exception as exc:  # the boundary: every exception becomes a message and an exit code
             raise typer.Exit(code=report_exception(exc)) from None
 

@@ -108,12 +108,20 @@ def dim_bounds(dim: FloatDim | IntDim | CategoricalDim) -> tuple[Any, ...]:
 
 class _ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    timeframe: str | None = None
-    mtf_strategy: MtfStrategy | None = None
-    mtf_timeframes: list[str] | None = None
-    feature_set: str | None = Field(None, min_length=1)
-    params: dict[str, Any] = Field(default_factory=dict)
-    search_space: dict[str, SearchDim] = Field(default_factory=dict)
+    timeframe: str | None = Field(None, description="primary timeframe; null = the model's default")
+    mtf_strategy: MtfStrategy | None = Field(
+        None, description="single_tf | mtf_indicators | mtf_ingestion; null = the model's default"
+    )
+    mtf_timeframes: list[str] | None = Field(
+        None, description="coarser timeframes for the MTF strategy; null = the model's default"
+    )
+    feature_set: str | None = Field(None, min_length=1, description="null = the model's default")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="hyper-parameters that differ from the model's Params defaults"
+    )
+    search_space: dict[str, SearchDim] = Field(
+        default_factory=dict, description="Optuna dimensions replacing or adding to the in-code space"
+    )
 
 
 @dataclass(frozen=True)
