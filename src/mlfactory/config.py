@@ -192,9 +192,9 @@ def read_yaml(path: Path, what: str) -> Any:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except IsADirectoryError as exc:
-        raise ConfigError(f"{path}: is a directory; give the {what} YAML file") from exc
+        raise ConfigError(f"{path}: cannot read the {what}: it is a directory; give a YAML file") from exc
     except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: {what} not found; check the path") from exc
+        raise ConfigError(f"{path}: cannot read the {what}: no such file; check the path") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
