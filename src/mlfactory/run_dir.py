@@ -94,7 +94,9 @@ class RunDir:
                 f"{self.root}: not a run directory (no manifest.json); create one with "
                 "`mlfactory pipeline run --data FILE --symbol S --out RUN`"
             )
-        return self.read_manifest()
+        from mlfactory.manifest import check_manifest
+
+        return check_manifest(self.read_manifest(), self.manifest_path, complete=True)
 
 
 class StageRecorder:
