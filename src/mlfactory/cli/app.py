@@ -27,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: rendering it with rich.markdown costs ~0.2 s at start-up
 )
 app.add_typer(data_app, name="data")
 app.add_typer(pipeline_app, name="pipeline")
