@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
@@ -23,6 +23,22 @@ from typing import Any
 from mlfactory.errors import ArtifactError
 
 REASON_SUFFIX = "_reason"
+Reasons = Mapping[str, str] | Callable[[str, float], str | None] | None
+
+# Why a metric is infinite: each is a ratio whose denominator was 0 (evaluation.trading_metrics).
+METRIC_INFINITE_REASONS = {
+    "sharpe": "returns have zero variance",
+    "sortino": "no losing bar (downside deviation 0)",
+    "calmar": "no drawdown",
+    "profit_factor": "no losing trade (gross loss 0)",
+}
+
+
+def metric_reason(key: str, value: float) -> str | None:
+    """The reason a ``metrics.json`` value is not finite (``None``: the generic one)."""
+    if math.isinf(value) and key in METRIC_INFINITE_REASONS:
+        return f"{_why(value)}: {METRIC_INFINITE_REASONS[key]}"
+    return None
 
 
 def _why(value: float) -> str:
@@ -51,9 +67,14 @@ def _scalar(value: Any) -> Any:
     return str(value)
 
 
-def strict(obj: Any, reasons: Mapping[str, str] | None = None) -> Any:
+def _reason(reasons: Reasons, key: str, value: float) -> str:
+    if callable(reasons):
+        return reasons(key, value) or _why(value)
+    return (reasons or {}).get(key) or _why(value)
+
+
+def strict(obj: Any, reasons: Reasons = None) -> Any:
     """A copy of ``obj`` that strict JSON can hold: non-finite floats → ``None`` plus ``<key>_reason``."""
-    reasons = reasons or {}
     if not isinstance(obj, Mapping | list | tuple | set | frozenset):
         obj = _scalar(obj)
         return strict(obj, reasons) if isinstance(obj, dict | list) else obj
@@ -65,7 +86,7 @@ def strict(obj: Any, reasons: Mapping[str, str] | None = None) -> Any:
             if isinstance(v, float) and not math.isfinite(v):
                 out[key] = None
                 if key + REASON_SUFFIX not in obj:
-                    out[key + REASON_SUFFIX] = reasons.get(key, _why(v))
+                    out[key + REASON_SUFFIX] = _reason(reasons, key, v)
             else:
                 out[key] = v
         return out
@@ -75,12 +96,12 @@ def strict(obj: Any, reasons: Mapping[str, str] | None = None) -> Any:
     return obj
 
 
-def dumps(obj: Any, reasons: Mapping[str, str] | None = None, indent: int | None = 2) -> str:
+def dumps(obj: Any, reasons: Reasons = None, indent: int | None = 2) -> str:
     """Strict JSON text (``allow_nan=False`` proves it): sorted keys, non-finite values as null + reason."""
     return json.dumps(strict(obj, reasons), indent=indent, sort_keys=True, allow_nan=False)
 
 
-def write_json(path: Path, obj: Any, reasons: Mapping[str, str] | None = None) -> Path:
+def write_json(path: Path, obj: Any, reasons: Reasons = None) -> Path:
     """Write ``obj`` as strict JSON atomically (a temporary file, then a rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mlfactory.errors import ArtifactError
-from mlfactory.jsonio import dumps, read_json, read_parquet, rebuild_hint, write_json
+from mlfactory.jsonio import dumps, metric_reason, read_json, read_parquet, rebuild_hint, write_json
 
 
 def _strict_load(text: str):
@@ -70,3 +70,10 @@ def test_truncated_parquet_is_an_artifact_error(tmp_path):
         read_parquet(path)
     with pytest.raises(ArtifactError, match="not found"):
         read_parquet(Path(tmp_path / "nope.parquet"))
+
+
+def test_metrics_reasons_say_which_denominator_was_zero():
+    out = _strict_load(dumps({"profit_factor": math.inf, "sortino": math.nan, "x": -math.inf}, metric_reason))
+    assert out["profit_factor_reason"] == "infinite: no losing trade (gross loss 0)"
+    assert out["sortino_reason"] == "not a number"
+    assert out["x_reason"] == "infinite"

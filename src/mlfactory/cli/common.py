@@ -144,11 +144,11 @@ def guard_all(app: typer.Typer) -> typer.Typer:
     return app
 
 
-def emit_json(obj: Any, reasons: dict[str, str] | None = None) -> None:
+def emit_json(obj: Any, reasons: Any = None) -> None:
     """One strict JSON object on stdout (non-finite numbers → null + ``<key>_reason``)."""
-    from mlfactory.jsonio import dumps
+    from mlfactory.jsonio import dumps, metric_reason
 
-    sys.stdout.write(dumps(obj, reasons) + "\n")
+    sys.stdout.write(dumps(obj, reasons or metric_reason) + "\n")
     sys.stdout.flush()
 
 

@@ -196,9 +196,9 @@ def train_model(
 
 
 def write_metrics(directory: Path, metrics: dict[str, Any]) -> Path:
-    from mlfactory.jsonio import write_json
+    from mlfactory.jsonio import metric_reason, write_json
 
-    return write_json(Path(directory) / "metrics.json", metrics)  # strict JSON: NaN → null + reason
+    return write_json(Path(directory) / "metrics.json", metrics, metric_reason)  # NaN/inf → null + reason
 
 
 def _json_default(o: Any) -> Any:
