@@ -135,6 +135,8 @@ def rebuild_hint(path: Path) -> str:
         return f"retrain it with `mlfactory train-ensemble --run {run} ...`"
     if top == "cv":
         return f"recompute it with `mlfactory cv --run {run} ...`"
+    if top == "backtests":
+        return f"rerun it with `mlfactory backtest --run {run} --walk-forward ...`"
     return f"delete it and rerun the command that wrote it into {run}"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from mlfactory.cli.backtest_cmd import backtest
 from mlfactory.cli.common import guard_all
 from mlfactory.cli.data_cmd import data_app
 from mlfactory.cli.demo_cmd import demo
@@ -40,5 +41,6 @@ app.command("train-ensemble")(train_ensemble)
 app.command("report")(report)
 app.command("leaderboard")(leaderboard)
 app.command("predict")(predict)
+app.command("backtest")(backtest)
 
 guard_all(app)  # keep last: the error boundary around every command registered above

@@ -68,19 +68,6 @@ def out_dir_option(help: str, *names: str) -> Any:
     return typer.Option(*names, help=help, callback=_check_out_dir)
 
 
-def device_params(device: str | None, models: list[str], prefixed: bool = False) -> list[str]:
-    """``--device`` as ``device=...`` overrides for the models that have a device parameter."""
-    if device is None:
-        return []
-    from mlfactory.errors import ConfigError
-    from mlfactory.models.registry import get_model_class
-
-    if device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"--device {device!r}: use auto, cpu or cuda")
-    takers = [m for m in models if "device" in get_model_class(m).Params.model_fields]
-    return [f"{m}.device={device}" if prefixed else f"device={device}" for m in takers]
-
-
 def make_instrument(
     symbol: str, tick_size: float | None, point_value: float | None, session: str | None
 ) -> Instrument:

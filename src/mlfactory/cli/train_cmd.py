@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import emit_json, progress, stdout_console, user_errors
-from mlfactory.cli.options import Seed, device_params
+from mlfactory.cli.common import device_params, emit_json, fmt_number, progress, stdout_console, user_errors
+from mlfactory.cli.options import Seed
 
 Run = Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")]
 Horizon = Annotated[
@@ -28,17 +28,10 @@ Device = Annotated[
 ]
 
 
-def _headline(metrics: dict, split: str) -> dict:
-    m = metrics["classification"][split]
-    t = metrics["trading"][split]["strategy"]
-    return {
-        "log_loss": m["model"]["log_loss"],
-        "prior_log_loss": m["prior"]["log_loss"],
-        "balanced_accuracy": m["model"]["balanced_accuracy"],
-        "sharpe": t["sharpe"],
-        "total_pnl_currency": t["total_pnl_currency"],
-        "trades": t["trade_count"],
-    }
+HEADLINE_FORMATS = (
+    ("log_loss", ".4f"), ("prior_log_loss", ".4f"), ("balanced_accuracy", ".3f"), ("sharpe", ".2f"),
+    ("total_pnl_currency", ",.0f"),
+)  # fmt: skip
 
 
 @user_errors
@@ -72,9 +65,9 @@ def train(
         "model": model,
         "horizon": horizon,
         "directory": str(result.directory),
-        "rows": result.metrics["rows"],
-        "val": _headline(result.metrics, "val"),
-        "test": _headline(result.metrics, "test"),
+        "rows": result.metrics.rows,  # type: ignore[attr-defined]
+        "val": result.metrics.headline("val"),
+        "test": result.metrics.headline("test"),
     }
     if json_out:
         emit_json(summary)
@@ -92,8 +85,7 @@ def train(
     for split in ("val", "test"):
         h = summary[split]
         table.add_row(
-            split, f"{h['log_loss']:.4f}", f"{h['prior_log_loss']:.4f}", f"{h['balanced_accuracy']:.3f}",
-            f"{h['sharpe']:.2f}", f"{h['total_pnl_currency']:,.0f}", str(h["trades"]),
+            split, *(fmt_number(h[k], f) for k, f in HEADLINE_FORMATS), str(h["trades"]),
         )  # fmt: skip
     stdout_console().print(table)
     stdout_console().print(f"model written to {result.directory}")
@@ -109,9 +101,9 @@ def cv(
     test_groups: Annotated[int, typer.Option("--test-groups", help="CPCV: test groups per split")] = 2,
     tune: Annotated[int, typer.Option("--tune", help="Optuna trials per model (0 = no tuning)")] = 0,
     param: Params = None,
-    executor: Annotated[str, typer.Option("--executor", help="local | process")] = "local",
+    executor: Annotated[str, typer.Option("--executor", help="inprocess | processes")] = "inprocess",
+    workers: Annotated[int, typer.Option("--workers", help="parallel jobs (processes executor)")] = 1,
     seed: Seed = None,
-    n_jobs: NJobs = 1,
     device: Device = None,
     json_out: Json = False,
 ) -> None:
@@ -122,7 +114,7 @@ def cv(
     param = [*(param or []), *device_params(device, names, prefixed=True)]
     summary = run_cv(
         run, names, horizon, n_splits=n_splits, method=method, test_groups=test_groups, tune=tune,
-        params=param or [], executor=executor, seed=seed, n_jobs=n_jobs, progress=progress,
+        params=param or [], executor=executor, workers=workers, seed=seed, progress=progress,
     )  # fmt: skip
     if json_out:
         emit_json(summary)

@@ -1,8 +1,9 @@
-"""The dataset stages: decision clock and split boundaries, features, labels + weights, splits, scalers.
+"""The dataset stages: decision schedule and split boundaries, features, labels + weights, splits.
 
-Order matters for leakage: split boundaries come first (from the decision clock alone), so every
-fitted statistic — fracdiff ``d``, barrier multipliers, weight normalisers, scalers — is fitted on
-rows before the validation start only.
+Order matters for leakage: split boundaries come first (from the decision schedule alone), so every
+fitted statistic — fracdiff ``d``, barrier multipliers, weight normalisers — is fitted on rows before
+the validation start only. (Models that need scaled inputs fit their own scaler on their training
+rows; the labelled decision clock that training uses is ``training.clock.DecisionClock``.)
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from mlfactory.labels.barrier_optimization import optimize_barriers
 from mlfactory.labels.sample_weights import sample_weights
 from mlfactory.labels.triple_barrier import label_horizons
 from mlfactory.run_dir import RunDir
-from mlfactory.splits.scaler import RobustScaler
 from mlfactory.splits.train_val_test import apply_split_boundaries, ns_to_iso
 from mlfactory.timeframes import tf_minutes
 
@@ -38,8 +38,9 @@ def _ns(series: pl.Series) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class DecisionClock:
-    """Decision timestamps (base-timeframe bar closes with a defined ATR) and the split boundaries."""
+class DecisionSchedule:
+    """Candidate decision times (base-timeframe bar closes with a defined ATR), their close and ATR for
+    the barriers, and the split boundaries — what labelling needs before any label exists."""
 
     ts: np.ndarray
     close: np.ndarray
@@ -62,7 +63,7 @@ class DecisionClock:
         }
 
 
-def decision_clock(base_bars: pl.DataFrame, config: PipelineConfig) -> DecisionClock:
+def decision_schedule(base_bars: pl.DataFrame, config: PipelineConfig) -> DecisionSchedule:
     """Decision rows of the base timeframe and the chronological split boundaries between them."""
     high, low, close = (base_bars[c].to_numpy().astype(np.float64) for c in ("high", "low", "close"))
     atr = talib.ATR(high, low, close, timeperiod=config.labels.atr_window)
@@ -80,7 +81,7 @@ def decision_clock(base_bars: pl.DataFrame, config: PipelineConfig) -> DecisionC
         config.splits.embargo_bars if config.splits.embargo_bars is not None else max(config.labels.horizons)
     )
     embargo_ns = embargo_bars * tf_minutes(config.ladder.base_timeframe) * MINUTE_NS
-    return DecisionClock(ts, close[ok], atr[ok], int(ts[i_val]), int(ts[i_test]), int(embargo_ns))
+    return DecisionSchedule(ts, close[ok], atr[ok], int(ts[i_val]), int(ts[i_test]), int(embargo_ns))
 
 
 def features_stage(
@@ -88,7 +89,7 @@ def features_stage(
     ladder: dict[str, pl.DataFrame],
     instrument: Instrument,
     config: PipelineConfig,
-    clock: DecisionClock,
+    clock: DecisionSchedule,
     progress: Progress,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Write ``RUN/features/<tf>.parquet`` (and fitted state); return the outputs and a summary."""
@@ -120,26 +121,7 @@ def features_stage(
     state_path = run.root / "features" / "fitted_state.json"
     state_path.write_text(json.dumps(states, indent=2, sort_keys=True))
     outputs.append(state_path)
-    _write_scalers(run, frames, clock, outputs)
     return outputs, summary
-
-
-def _write_scalers(
-    run: RunDir, frames: dict[str, pl.DataFrame], clock: DecisionClock, outputs: list[Any]
-) -> None:
-    """Robust scalers per feature timeframe, fitted on warm rows before the validation start only."""
-    (run.root / "scalers").mkdir(exist_ok=True)
-    for tf, frame in frames.items():
-        cols = [c for c in frame.columns if c != "timestamp" and not c.startswith("warm")]
-        warm = frame.select(pl.all_horizontal(pl.col("^warm.*$"))).to_series().to_numpy()
-        train = (_ns(frame["timestamp"]) < clock.val_start_ns) & warm
-        if not train.any():
-            raise DataError(f"features {tf}: no warm rows before the validation start; use more data")
-        x = frame.select(cols).to_numpy()
-        scaler = RobustScaler(cols).fit(x, train)
-        path = run.root / "scalers" / f"{tf}.json"
-        path.write_text(scaler.to_json())
-        outputs.append(path)
 
 
 def labels_stage(
@@ -147,7 +129,7 @@ def labels_stage(
     bars_1m: pl.DataFrame,
     instrument: Instrument,
     config: PipelineConfig,
-    clock: DecisionClock,
+    clock: DecisionSchedule,
     progress: Progress,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Triple-barrier labels for every horizon, sample weights, and ``splits.json``."""

@@ -20,7 +20,7 @@ from mlfactory.data.instruments import Instrument
 from mlfactory.data.resample import build_ladder, to_ladder_frame_1m
 from mlfactory.data.validate import ValidationReport, validate_bars
 from mlfactory.errors import DataError
-from mlfactory.pipeline.dataset_stages import decision_clock, features_stage, labels_stage
+from mlfactory.pipeline.dataset_stages import decision_schedule, features_stage, labels_stage
 from mlfactory.run_dir import RunDir, StageRecorder, package_versions, stable_hash
 
 ProgressFn = Any  # callable(str) -> None
@@ -142,7 +142,7 @@ def run_pipeline(
     run.write_manifest(manifest)
 
     ladder_frames = {"1m": bars_1m} | {tf: pl.read_parquet(run.bars_path(tf)) for tf in tfs}
-    clock = decision_clock(ladder_frames[config.ladder.base_timeframe], config)
+    clock = decision_schedule(ladder_frames[config.ladder.base_timeframe], config)
     cfg = manifest["config"]
     split_key = {
         "ladder": ladder_key,

@@ -17,9 +17,9 @@ from mlfactory.evaluation import (
     volatility_regimes,
 )
 from mlfactory.models.base import PROBA_COLUMNS
+from mlfactory.run_data import RunData
 from mlfactory.timeframes import tf_minutes
 from mlfactory.training.overfitting_stats import deflated_sharpe
-from mlfactory.training.run_data import RunData
 
 POSITION_RULE = "argmax"
 
@@ -92,3 +92,9 @@ def evaluate_split(
         }
     )
     return SplitEvaluation(cls_report, trading, signal, preds, equity_frame)
+
+
+def overfitting_block(test: SplitEvaluation) -> dict[str, Any]:
+    """``metrics.overfitting``: the test split's deflated Sharpe (headline ``dsr`` and its details)."""
+    dsr = test.trading["deflated_sharpe"]
+    return {"dsr": dsr.get("dsr"), "deflated_sharpe": dsr}
