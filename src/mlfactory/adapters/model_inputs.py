@@ -19,8 +19,10 @@ from mlfactory.adapters.views import ModelInput, TabularView
 from mlfactory.adapters.windows import build_multistream_view, build_window_view
 from mlfactory.data.align import asof_align
 from mlfactory.data.instruments import Instrument
+from mlfactory.data.segments import break_ids
 from mlfactory.errors import ArtifactError, ConfigError
 from mlfactory.features.registry import feature_specs
+from mlfactory.features.store import kept_mtf_timeframes
 from mlfactory.models.base import InputKind, MtfStrategy
 from mlfactory.models.config import ModelConfig
 
@@ -74,7 +76,7 @@ def feature_columns(data: BarSource, cfg: ModelConfig) -> list[str]:
         own = [c for c in own if kinds[c] == "raw"]
     mtf: list[str] = []
     if cfg.mtf_strategy == MtfStrategy.MTF_INDICATORS and cfg.feature_set != "raw":
-        for h in cfg.mtf_timeframes:
+        for h in kept_mtf_timeframes(data, cfg.timeframe, cfg.mtf_timeframes):  # short history
             cols = [c for c in frame.columns if c.endswith(f"__{h}") and not c.startswith("warm__")]
             if not cols:
                 raise ConfigError(
@@ -86,10 +88,10 @@ def feature_columns(data: BarSource, cfg: ModelConfig) -> list[str]:
     return own + mtf
 
 
-def _warm_columns(cfg: ModelConfig) -> list[str]:
+def _warm_columns(cfg: ModelConfig, data: BarSource) -> list[str]:
     warm = ["warm"]
     if cfg.mtf_strategy == MtfStrategy.MTF_INDICATORS and cfg.feature_set not in ("raw", "raw_ohlcv"):
-        warm += [f"warm__{h}" for h in cfg.mtf_timeframes]
+        warm += [f"warm__{h}" for h in kept_mtf_timeframes(data, cfg.timeframe, cfg.mtf_timeframes)]
     return warm
 
 
@@ -102,9 +104,9 @@ def _raw_ohlcv(bars: pl.DataFrame) -> np.ndarray:
 
 
 def _segments(bars: pl.DataFrame) -> np.ndarray:
-    """Segment id per bar: a new segment at every trading-day change (session break or weekend)."""
-    day = bars["trading_day"]
-    return (day != day.shift(1)).fill_null(True).cum_sum().to_numpy()
+    """Segment id per bar: a new segment at every trading-day change (session break or weekend)
+    and at every contract roll (``data.segments``)."""
+    return break_ids(bars)
 
 
 STREAM_BREAK_NS = 6 * 3600 * 1_000_000_000
@@ -115,10 +117,9 @@ def _stream_segments(bars: pl.DataFrame) -> np.ndarray:
 
     Raw OHLCV streams of coarse timeframes (a 64-bar 15m window spans 16 h) would lose most
     decisions if they could not span the one-hour daily break, so multi-stream windows may cross
-    it; they never span a weekend or a holiday closure.
+    it; they never span a weekend, a holiday closure or a contract roll.
     """
-    ts = _ns(bars["timestamp"])
-    return np.concatenate(([0], np.cumsum(np.diff(ts) > STREAM_BREAK_NS)))
+    return break_ids(bars, by_trading_day=False, max_gap_ns=STREAM_BREAK_NS)
 
 
 def build_model_inputs(
@@ -149,7 +150,7 @@ def _tabular(
     source: BarSource, cfg: ModelConfig, names: list[str], dts: np.ndarray
 ) -> tuple[TabularView, np.ndarray]:
     frame = source.features(cfg.timeframe)
-    warm = frame.select(pl.all_horizontal(_warm_columns(cfg)).alias("_ok"))["_ok"]
+    warm = frame.select(pl.all_horizontal(_warm_columns(cfg, source)).alias("_ok"))["_ok"]
     right = frame.select("timestamp", *names).with_columns(warm.alias("_ok"))
     joined = asof_align(pl.Series("timestamp", dts).cast(pl.Datetime("ns", "UTC")), right)
     x = joined.select(names).to_numpy().astype(np.float32)
@@ -166,7 +167,7 @@ def _sequence(source: BarSource, cfg: ModelConfig, names: list[str], dts: np.nda
         frame = source.features(cfg.timeframe)
         values = frame.select(names).to_numpy().astype(np.float32)
         row_ts = _ns(frame["timestamp"])
-        valid = frame.select(pl.all_horizontal(_warm_columns(cfg)).alias("ok"))["ok"].to_numpy()
+        valid = frame.select(pl.all_horizontal(_warm_columns(cfg, source)).alias("ok"))["ok"].to_numpy()
         if not bars["timestamp"].equals(frame["timestamp"]):
             raise ArtifactError(
                 f"features/{cfg.timeframe}.parquet and data/bars_{cfg.timeframe}.parquet disagree; rerun `pipeline run --force`"

@@ -20,6 +20,7 @@ from mlfactory.cli.models_cmd import models
 from mlfactory.cli.pipeline_cmd import pipeline_app
 from mlfactory.cli.predict_cmd import predict
 from mlfactory.cli.report_cmd import leaderboard, report
+from mlfactory.cli.stitch_cmd import stitch
 from mlfactory.cli.train_cmd import cv, train
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: rendering it with rich.markdown costs ~0.2 s at start-up
 )
 app.add_typer(data_app, name="data")
+data_app.command("stitch")(stitch)
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(features_app, name="features")
 app.command("models")(models)

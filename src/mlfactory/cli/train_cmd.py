@@ -11,6 +11,8 @@ from rich.table import Table
 from mlfactory.cli.common import device_params, emit_json, fmt_number, progress, stdout_console, user_errors
 from mlfactory.cli.options import Seed
 
+COVERAGE_WARNING = 0.90  # `cv` warns (stderr) when a model predicts fewer OOF decisions than this
+
 Run = Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")]
 Horizon = Annotated[
     int, typer.Option("--horizon", "-H", help="label horizon in decision bars (one of the run's horizons)")
@@ -116,6 +118,13 @@ def cv(
         run, names, horizon, n_splits=n_splits, method=method, test_groups=test_groups, tune=tune,
         params=param or [], executor=executor, workers=workers, seed=seed, progress=progress,
     )  # fmt: skip
+    for name, s in summary["models"].items():
+        if s["coverage"] < COVERAGE_WARNING:
+            console.print(
+                f"[yellow]warning:[/] {name} predicts only {s['coverage']:.1%} of the OOF decisions "
+                f"(below {COVERAGE_WARNING:.0%}): warm-up or windows cost it the rest; see the run's "
+                "features.*.mtf_skipped / warmup_skipped, or use more data"
+            )
     if json_out:
         emit_json(summary)
         return

@@ -19,6 +19,7 @@ import talib
 
 from mlfactory.config import PipelineConfig
 from mlfactory.data.instruments import Instrument
+from mlfactory.data.segments import bar_segments
 from mlfactory.errors import DataError
 from mlfactory.features.mtf import DEFAULT_MTF_FEATURES
 from mlfactory.features.store import build_feature_store
@@ -102,6 +103,7 @@ def features_stage(
         mtf_names=mtf_names,
         fit_end=clock.train_end_ns,
         progress=progress,
+        max_warmup_share=config.features.max_warmup_share,
     )
     outputs: list[Any] = []
     summary: dict[str, Any] = {}
@@ -115,7 +117,14 @@ def features_stage(
             "columns": n_cols,
             "warm_rows": int(frame["warm"].sum()),
             "mtf_skipped": states[tf].get("mtf_skipped", {}),
+            "warmup_skipped": states[tf].get("warmup_skipped", {}),
         }
+        if states[tf].get("warmup_skipped"):
+            progress(
+                f"features: warning — {len(states[tf]['warmup_skipped'])} indicator(s) left out of {tf} "
+                f"for a short history (warm-up > features.max_warmup_share): "
+                f"{', '.join(sorted(states[tf]['warmup_skipped']))}"
+            )
         for h, why in states[tf].get("mtf_skipped", {}).items():
             progress(f"features: warning — MTF {h} left out of {tf}: {why}")
     state_path = run.root / "features" / "fitted_state.json"
@@ -140,6 +149,7 @@ def labels_stage(
     )
     args = (clock.ts, clock.close, clock.atr, *minute)
     max_gap_ns = lc.max_gap_minutes * MINUTE_NS
+    segment = bar_segments(bars_1m)  # no label path crosses a contract roll
     barrier_record: dict[str, Any] = {"mode": lc.barriers.mode}
     if lc.barriers.mode == "optimize":
         progress(f"labels: optimise barriers on training rows ({lc.barriers.n_trials} trials per horizon)")
@@ -149,6 +159,7 @@ def labels_stage(
             train_end_ns=clock.train_end_ns,
             instrument=instrument,
             max_gap_ns=max_gap_ns,
+            minute_segment=segment,
             seed=config.seed,
             n_trials=lc.barriers.n_trials,
             k_range=lc.barriers.k_range,
@@ -163,7 +174,7 @@ def labels_stage(
         k_up, k_down = lc.barriers.k_up, lc.barriers.k_down
         barrier_record |= {"k_up": k_up, "k_down": k_down}
     progress(f"labels: horizons {', '.join(map(str, lc.horizons))} on {config.ladder.base_timeframe}")
-    labels = label_horizons(*args, lc.horizons, k_up, k_down, max_gap_ns)
+    labels = label_horizons(*args, lc.horizons, k_up, k_down, max_gap_ns, minute_segment=segment)
 
     run.labels_path(0).parent.mkdir(parents=True, exist_ok=True)
     outputs: list[Any] = []

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mlfactory.data.segments import bar_segments
 from mlfactory.evaluation import (
     backtest,
     classification_report,
@@ -63,6 +64,7 @@ def evaluate_split(
         data.instrument,
         holding="horizon",
         horizon=horizon,
+        bar_segment=bar_segments(bars)[window],  # no position across a contract roll
     )
     close = bars["close"].to_numpy()[window]
     regime = volatility_regimes(close, min(48, max(2, len(close) // 4))) if len(close) > 8 else None
