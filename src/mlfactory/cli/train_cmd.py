@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import device_params, emit_json, fmt_number, progress, stdout_console, user_errors
+from mlfactory.cli.common import (
+    console,
+    device_params,
+    emit_json,
+    fmt_number,
+    progress,
+    stdout_console,
+    user_errors,
+)
 from mlfactory.cli.options import Seed
 
 COVERAGE_WARNING = 0.90  # `cv` warns (stderr) when a model predicts fewer OOF decisions than this
