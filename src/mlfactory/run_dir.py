@@ -91,14 +91,12 @@ class RunDir:
         return self.root / "report.html"
 
     def read_manifest(self) -> dict[str, Any]:
+        from mlfactory.jsonio import read_json
+        from mlfactory.manifest import check_manifest
+
         if not self.manifest_path.is_file():
             return {}
-        try:
-            return json.loads(self.manifest_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ArtifactError(
-                f"{self.manifest_path}: not valid JSON ({exc}); delete the run directory and rerun"
-            ) from exc
+        return check_manifest(read_json(self.manifest_path, "run manifest"), self.manifest_path)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -111,6 +109,8 @@ class RunDir:
                 f"{self.root}: not a run directory (no manifest.json); create one with "
                 "`mlfactory pipeline run --data FILE --symbol S --out RUN`"
             )
+        from mlfactory.manifest import check_manifest
+
         manifest = self.read_manifest()
         if manifest.get("status") == BUILDING:
             raise ArtifactError(
@@ -118,7 +118,7 @@ class RunDir:
                 "(status: building), so its outputs may mix two configs; run `mlfactory pipeline run` "
                 "again to complete it"
             )
-        return manifest
+        return check_manifest(manifest, self.manifest_path, complete=True)
 
 
 class StageRecorder:

@@ -22,7 +22,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from mlfactory.training.run_data import RunData
 
 from mlfactory.config import PipelineConfig
 from mlfactory.data.instruments import get_instrument
@@ -30,6 +29,7 @@ from mlfactory.errors import ArtifactError
 from mlfactory.evaluation.report.artifacts import load_run
 from mlfactory.evaluation.report.leaderboard import build_leaderboard
 from mlfactory.pipeline import run_pipeline
+from mlfactory.run_data import RunData
 from mlfactory.run_dir import RunDir, current_generation, current_only, require_current
 from mlfactory.training.train import train_model
 

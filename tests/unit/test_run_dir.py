@@ -42,9 +42,11 @@ def test_manifest_round_trip_and_errors(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="not a run directory"):
         run.require()
     run.write_manifest({"b": 1, "a": [1, 2]})
-    assert run.require() == {"a": [1, 2], "b": 1}
+    assert run.read_manifest() == {"a": [1, 2], "b": 1}
+    with pytest.raises(ArtifactError, match="symbol: missing"):
+        run.require()  # a finished run's manifest has symbol, instrument, input, config, seed
     run.manifest_path.write_text("{broken")
-    with pytest.raises(ArtifactError, match="not valid JSON"):
+    with pytest.raises(ArtifactError, match="unreadable or corrupt"):
         run.read_manifest()
 
 

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import console, emit_json, user_errors
+from mlfactory.cli.common import console as stderr_console
+from mlfactory.cli.common import emit_json, stdout_console, user_errors
 from mlfactory.cli.options import (
     Commission,
     ConfigPath,
@@ -27,7 +28,6 @@ from mlfactory.cli.options import (
     make_config,
     make_instrument,
 )
-from mlfactory.pipeline import load_and_validate
 
 data_app = typer.Typer(help="Inspect and validate raw bar files.", no_args_is_help=True)
 
@@ -52,6 +52,8 @@ def validate(
     json_out: Json = False,
 ) -> None:
     """Validate a bar file and report rows, range, sessions, gaps and every problem class."""
+    from mlfactory.pipeline import load_and_validate
+
     instrument = make_instrument(
         symbol,
         tick_size,
@@ -66,12 +68,13 @@ def validate(
     cfg = make_config(config, tz, stamp, policy, fmt)
     _, report = load_and_validate(file, instrument, cfg)
     summary = report.to_dict()
-    console.print(f"[dim]{file}: {report.ingest}[/]")
+    stderr_console.print(f"[dim]{file}: {report.ingest}[/]")
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        stderr_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     if json_out:
         emit_json(summary)
         return
+    console = stdout_console()
     console.print(
         f"[bold]{file}[/] ({instrument.symbol}): {report.rows_in:,} rows in, {report.rows_out:,} kept"
     )

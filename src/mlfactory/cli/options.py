@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlfactory.cli.common import console, parse_key_values
-from mlfactory.config import PipelineConfig, load_pipeline_config
-from mlfactory.data.formats import FORMATS
-from mlfactory.data.instruments import Instrument, get_instrument, load_instrument_book, require_costs
 from mlfactory.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlfactory.config import PipelineConfig
+    from mlfactory.data.instruments import Instrument
+
+SEED_MAX = 2**32 - 1  # numpy's range; equal to mlfactory.config.SEED_MAX (a test checks)
+
+FORMAT_CHOICES = "auto|ninjatrader|tradestation|sierra|databento|generic"  # = data.formats.FORMATS (tested)
 
 Symbol = Annotated[
     str | None,
@@ -27,7 +32,7 @@ Format = Annotated[
     str | None,
     typer.Option(
         "--format",
-        help=f"input layout: {'|'.join(FORMATS)} (default auto: detected from the header and first line)",
+        help=f"input layout: {FORMAT_CHOICES} (default auto: detected from the header and first line)",
     ),
 ]
 Instruments = Annotated[
@@ -69,6 +74,31 @@ ConfigPath = Annotated[
     Path | None, typer.Option("--config", "-c", help="pipeline config YAML (default: built-in defaults)")
 ]
 Json = Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")]
+Seed = Annotated[
+    int | None,
+    typer.Option("--seed", min=0, max=SEED_MAX, help=f"seed, 0 … {SEED_MAX} (default: the run's seed)"),
+]
+
+
+def _check_out_dir(value: Path | None) -> Path | None:
+    """``--out`` must be a directory we can create or write: not a file, not under a file."""
+    if value is None:
+        return value
+    if value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"{value} is a file; give a directory path")
+    parent = next((p for p in (value, *value.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise typer.BadParameter(f"{parent} is a file, so {value} cannot be created; give a directory path")
+    import os
+
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"{parent} is not writable; choose a directory you can write")
+    return value
+
+
+def out_dir_option(help: str, *names: str) -> Any:
+    """A typer option for an output directory, checked before the command runs (exit 2 with a message)."""
+    return typer.Option(*names, help=help, callback=_check_out_dir)
 
 
 def make_instrument(
@@ -84,6 +114,8 @@ def make_instrument(
     no_costs: bool = False,
 ) -> Instrument:
     """The instrument of a command that reads bars: symbol given or inferred from ``data``, costs required."""
+    from mlfactory.data.instruments import get_instrument, require_costs
+
     if no_costs and (commission is not None or slippage_ticks is not None):
         raise ConfigError("--no-costs contradicts --commission/--slippage-ticks; pass one or the other")
     symbol = symbol or infer_symbol(data, instruments)
@@ -102,6 +134,8 @@ def make_instrument(
 
 def infer_symbol(data: Path | None, instruments: Path | None = None) -> str:
     """The symbol a file name starts with (``6E_1m.parquet`` → 6E), if it is a known instrument; said on stderr."""
+    from mlfactory.data.instruments import load_instrument_book
+
     known = load_instrument_book(None, instruments).instruments
     if data is not None:
         head = re.split(r"[_\-. ]", Path(data).name, maxsplit=1)[0].upper()
@@ -124,11 +158,13 @@ def make_config(
     fmt: str | None = None,
     **ladder: Any,
 ) -> PipelineConfig:
+    from mlfactory.config import load_pipeline_config
+
     overrides: dict[str, Any] = {}
     data: dict[str, Any] = {}
     if fmt:
-        if fmt not in FORMATS:
-            raise ConfigError(f"--format {fmt!r}: unknown; use one of {', '.join(FORMATS)}")
+        if fmt not in FORMAT_CHOICES.split("|"):
+            raise ConfigError(f"--format {fmt!r}: unknown; use one of {', '.join(FORMAT_CHOICES.split('|'))}")
         data["format"] = fmt
     if tz:
         data["timezone"] = tz

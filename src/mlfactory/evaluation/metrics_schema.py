@@ -83,30 +83,11 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def to_strict_json(obj: Any) -> Any:
-    """``obj`` with numpy scalars/arrays as Python values and non-finite floats as ``None``."""
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): to_strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_strict_json(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_strict_json(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def write_metrics(directory: Path, record: MetricsRecord) -> Path:
-    from mlfactory.artifacts import atomic_write_text
+    from mlfactory.jsonio import metric_reason, write_json
 
-    data = to_strict_json(record.model_dump(mode="python"))
-    return atomic_write_text(
-        Path(directory) / METRICS_FILE, json.dumps(data, indent=2, sort_keys=True, allow_nan=False)
-    )
+    # the shared strict dumper: non-finite numbers → null with "<key>_reason" beside them
+    return write_json(Path(directory) / METRICS_FILE, record.model_dump(mode="python"), metric_reason)
 
 
 def parse_metrics(obj: Any, source: str) -> MetricsRecord:
