@@ -18,7 +18,6 @@ from mlfactory.cli.common import (
     user_errors,
 )
 from mlfactory.cli.options import Seed
-from mlfactory.tracking import tracked
 
 COVERAGE_WARNING = 0.90  # `cv` warns (stderr) when a model predicts fewer OOF decisions than this
 
@@ -46,7 +45,6 @@ HEADLINE_FORMATS = (
 
 
 @user_errors
-@tracked("train")
 def train(
     run: Run,
     model: Annotated[
@@ -104,7 +102,6 @@ def train(
 
 
 @user_errors
-@tracked("cv")
 def cv(
     run: Run,
     models: Annotated[str, typer.Option("--models", help="comma-separated model names")],

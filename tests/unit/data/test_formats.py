@@ -237,3 +237,9 @@ def test_dbn_of_another_schema_is_refused(tmp_path: Path) -> None:
     garbage.write_bytes(np.arange(64, dtype=np.uint8).tobytes())
     with pytest.raises(DataError, match=r"garbage\.dbn"):
         ingest_file(garbage, timezone="UTC")
+
+
+def test_the_cli_lists_the_same_formats() -> None:
+    from mlfactory.cli.options import FORMAT_CHOICES
+
+    assert FORMAT_CHOICES.split("|") == list(FORMATS)
