@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from mlfactory.cli.common import console, device_params, emit_json, fmt_number, progress, user_errors
+from mlfactory.tracking import tracked
 
 COVERAGE_WARNING = 0.90  # `cv` warns (stderr) when a model predicts fewer OOF decisions than this
 
@@ -37,6 +38,7 @@ HEADLINE_FORMATS = (
 
 
 @user_errors
+@tracked("train")
 def train(
     run: Run,
     model: Annotated[
@@ -94,6 +96,7 @@ def train(
 
 
 @user_errors
+@tracked("cv")
 def cv(
     run: Run,
     models: Annotated[str, typer.Option("--models", help="comma-separated model names")],

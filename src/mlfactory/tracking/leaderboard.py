@@ -1,0 +1,116 @@
+"""The leaderboard read from a tracking store instead of run directories: same columns, same sort.
+
+Every finished ``model`` and ``ensemble`` run of every experiment in the store is a candidate; a
+model retrained in the same run directory is recorded again, so only the latest record of each
+(run directory, kind, name) is shown — what the run directory itself holds. Metric values come
+from the flattened metrics (rebuilt into the metrics.json shape), the text columns from tags.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlfactory.errors import ConfigError
+from mlfactory.tracking.flatten import unflatten
+from mlfactory.tracking.store import RUNS_DIR_HINT, Store, open_store, store_error
+
+KINDS = ("model", "ensemble")
+PAGE = 1000
+MAX_PAGES = 100  # 100,000 runs
+
+
+def build_any_leaderboard(runs_dir: Path | None, uri: str | None, metric: str, split: str):
+    """From run directories under ``runs_dir`` or from the tracking store at ``uri`` (exactly one)."""
+    if (runs_dir is None) == (uri is None):
+        raise ConfigError(
+            "leaderboard: give either RUNS_DIR (a directory of run directories) or --tracking-uri URI "
+            "(an MLflow store, e.g. sqlite:///runs/mlruns.db), not both and not neither"
+        )
+    if uri is not None:
+        return build_store_leaderboard(uri, metric, split)
+    from mlfactory.evaluation.report.leaderboard import build_leaderboard
+
+    return build_leaderboard(runs_dir, metric, split)
+
+
+def build_store_leaderboard(uri: str, metric: str, split: str):
+    """``Leaderboard`` of the runs recorded in the store at ``uri``."""
+    from mlfactory.evaluation.report.leaderboard import (
+        METRIC_DIRECTIONS,
+        SHOWN_METRICS,
+        SPLITS,
+        Leaderboard,
+        metric_value,
+        sort_rows,
+    )
+
+    if metric not in METRIC_DIRECTIONS:
+        metric_value({}, metric, split)  # raises the leaderboard's own "unknown metric" message
+    if split not in SPLITS:
+        raise ConfigError(f"--split {split!r}: unknown split; use one of {', '.join(SPLITS)}")
+    store = open_store(uri, create=False, hint=RUNS_DIR_HINT)
+    rows: list[dict[str, Any]] = []
+    runs: list[Path] = []
+    for run in latest_results(store):
+        tags = run.data.tags
+        metrics = unflatten(run.data.metrics)
+        run_dir = tags.get("run_dir", "")
+        if Path(run_dir) not in runs:
+            runs.append(Path(run_dir))
+        row = {c: text for c, text in _text_columns(tags, run_dir).items()}
+        row["value"] = metric_value(metrics, metric, split)
+        for m in SHOWN_METRICS:
+            row[m] = row["value"] if m == metric else metric_value(metrics, m, split)
+        row[metric] = row["value"]
+        rows.append(row)
+    rows.sort(key=lambda r: (r["run"], KINDS.index(r["kind"]), r["name"]))
+    direction = METRIC_DIRECTIONS[metric]
+    return Leaderboard(metric, split, direction, sorted(runs), sort_rows(rows, direction))
+
+
+def latest_results(store: Store) -> list[Any]:
+    """The newest finished model/ensemble run per (run directory, kind, name), across experiments."""
+    client = store.client
+    try:
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        found: dict[tuple[str, str, str], Any] = {}
+        for kind in KINDS:
+            for run in _search(
+                client, experiments, f"tags.kind = '{kind}' AND attributes.status = 'FINISHED'"
+            ):
+                key = (run.data.tags.get("run_dir", ""), kind, run.data.tags.get("name", run.info.run_name))
+                if key not in found:  # newest first
+                    found[key] = run
+    except Exception as exc:
+        raise store_error(
+            store.uri, f"cannot be searched ({type(exc).__name__}: {exc})", RUNS_DIR_HINT
+        ) from exc
+    return list(found.values())
+
+
+def _search(client: Any, experiments: list[str], query: str):
+    token = None
+    for _ in range(MAX_PAGES):
+        page = client.search_runs(
+            experiments, query, max_results=PAGE, order_by=["attributes.start_time DESC"], page_token=token
+        )
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def _text_columns(tags: dict[str, str], run_dir: str) -> dict[str, Any]:
+    """Every text column the leaderboard shows, from the run's tags (``None`` when not recorded)."""
+    from mlfactory.evaluation.report.leaderboard import TEXT_COLUMNS
+
+    horizon = tags.get("horizon")
+    known = {
+        "run": run_dir,
+        "kind": tags.get("kind"),
+        "name": tags.get("name"),
+        "horizon": int(horizon) if horizon and horizon.isdigit() else horizon,
+        "family": tags.get("family") or tags.get("meta_learner"),
+    }
+    return {c: known.get(c, tags.get(c)) for c in TEXT_COLUMNS}
