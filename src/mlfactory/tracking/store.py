@@ -23,6 +23,7 @@ DEFAULT_EXPERIMENT = "mlfactory"
 URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
 SQLITE = "sqlite:///"
+SQLITE_HEADER = b"SQLite format 3\x00"
 # While probing a server: fail within seconds instead of MLflow's minutes of retries.
 _PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
@@ -83,12 +84,8 @@ class Store:
 def open_store(uri: str, *, create: bool = True, hint: str = NO_TRACK_HINT) -> Store:
     """Open ``uri`` and get (or, with ``create``, make) the experiment; ``TrackingError`` on failure."""
     db = sqlite_path(uri)
-    if db is not None and not db.parent.is_dir():
-        raise store_error(uri, f"the directory {db.parent} does not exist", hint)
-    if db is not None and not create and not db.is_file():
-        raise store_error(
-            uri, f"no database at {db}; record a command first (train, cv, train-ensemble)", hint
-        )
+    if db is not None:
+        check_sqlite_file(uri, db, create, hint)
     from mlflow.tracking import MlflowClient
 
     name = experiment_name()
@@ -105,6 +102,24 @@ def open_store(uri: str, *, create: bool = True, hint: str = NO_TRACK_HINT) -> S
     except Exception as exc:  # any backend failure (sqlalchemy, HTTP, permissions) is the store's
         raise store_error(uri, f"cannot be opened ({type(exc).__name__}: {exc})", hint) from exc
     return Store(uri, client, experiment_id)
+
+
+def check_sqlite_file(uri: str, db: Path, create: bool, hint: str = NO_TRACK_HINT) -> None:
+    """Refuse at once what MLflow would retry for minutes: no directory, not a file, not SQLite, read-only."""
+    if not db.parent.is_dir():
+        raise store_error(uri, f"the directory {db.parent} does not exist", hint)
+    if db.exists() and not db.is_file():
+        raise store_error(uri, f"{db} is not a file", hint)
+    if db.is_file() and db.stat().st_size > 0:
+        with db.open("rb") as fh:
+            if fh.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise store_error(uri, f"{db} is not an SQLite database", hint)
+    if not create and not db.is_file():
+        raise store_error(
+            uri, f"no database at {db}; record a command first (train, cv, train-ensemble)", hint
+        )
+    if create and not os.access(db if db.exists() else db.parent, os.W_OK):
+        raise store_error(uri, f"{db if db.exists() else db.parent} is not writable", hint)
 
 
 def _artifact_location(db: Path | None, experiment: str) -> str | None:

@@ -51,3 +51,15 @@ def test_reading_a_store_that_was_never_written_is_refused(tmp_path: Path) -> No
     with pytest.raises(MlfactoryError, match="record a command first"):
         open_store(uri, create=False)
     assert not (tmp_path / "mlruns.db").exists()
+
+
+@pytest.mark.parametrize("problem", ["is not a file", "is not an SQLite database"])
+def test_a_path_that_is_not_a_database_is_refused_at_once(tmp_path: Path, problem: str) -> None:
+    db = tmp_path / "mlruns.db"
+    if problem == "is not a file":
+        db.mkdir()
+    else:
+        db.write_text("time,open,high,low,close\n")
+    with pytest.raises(MlfactoryError, match=problem) as err:
+        open_store(f"sqlite:///{db}")
+    assert "--no-track" in str(err.value)
