@@ -230,3 +230,9 @@ def test_a_store_that_cannot_be_opened_stops_the_command_before_training(
     assert result.exit_code == 2
     assert uri in result.output and "--no-track" in result.output
     assert (metrics.stat().st_mtime_ns if metrics.exists() else None) == before
+
+
+def test_a_run_directory_that_does_not_exist_makes_no_store(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "--run", str(tmp_path / "typo"), *TRAIN])
+    assert result.exit_code == 2 and "typo" in result.output
+    assert list(tmp_path.iterdir()) == []

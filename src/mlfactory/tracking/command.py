@@ -109,6 +109,8 @@ def tracked(command: str) -> Callable[[F], F]:
             *args: Any, tracking_uri: str | None = None, no_track: bool = False, **kwargs: Any
         ) -> Any:
             arguments = sig.bind_partial(*args, **kwargs).arguments
+            if not (Path(arguments["run"]) / "manifest.json").is_file():
+                return fn(*args, **kwargs)  # not a run directory: the command says so; no store is made
             with track_command(
                 command,
                 Path(arguments["run"]),

@@ -37,6 +37,7 @@ def test_only_new_or_rewritten_result_files_count(tmp_path: Path) -> None:
 
 def test_tracked_adds_the_tracking_options_and_no_track_runs_the_command_alone(tmp_path: Path) -> None:
     calls = []
+    (tmp_path / "manifest.json").write_text("{}")  # a run directory, so only --no-track stops recording
 
     @tracked("train")
     def command(run: Annotated[Path, typer.Option("--run")], horizon: int = 10) -> None:
