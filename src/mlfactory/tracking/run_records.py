@@ -237,8 +237,7 @@ def backtest_record(ctx: RunContext, directory: Path) -> RunRecord:
     )
     rec.add_params(ctx.params())
     steps = metrics.get("steps")
-    scalars = {k: v for k, v in metrics.items() if not isinstance(v, dict | list)}
-    rec.add_params(scalars)
+    rec.add_params({k: v for k, v in metrics.items() if _is_setting(k, v)})
     _add_summary(rec, {k: v for k, v in metrics.items() if k != "steps"})
     if isinstance(steps, list) and all(isinstance(s, dict) for s in steps):
         for i, step in enumerate(steps):
@@ -327,6 +326,13 @@ def _add_fold_series(rec: RunRecord, ctx: RunContext, directory: Path, horizon: 
             directory / "oof.parquet", ctx.labels_path(int(horizon))
         ).items():
             rec.series.setdefault("fold_oof_log_loss", []).append((fold, loss))
+
+
+def _is_setting(key: str, value: Any) -> bool:
+    """Text and flags are settings; of the numbers only the horizon, seed and window lengths."""
+    if isinstance(value, str | bool):
+        return True
+    return isinstance(value, int) and (key in ("horizon", "seed") or "days" in key or "refit" in key)
 
 
 def _routing_params(routing: dict[str, Any]) -> dict[str, Any]:
