@@ -63,6 +63,10 @@ def _artifacts(client, run, path: str | None = None) -> set[str]:
     return {a.path for a in client.list_artifacts(run.info.run_id, path)}
 
 
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
 def _non_finite_leaves(node, prefix="") -> set[str]:
     if isinstance(node, dict):
         return set().union(
@@ -127,9 +131,10 @@ def test_cv_has_a_run_per_model_and_a_child_per_fold(recorded) -> None:
         folds = _children(runs, model)
         assert sorted(int(f.data.tags["fold"]) for f in folds) == list(range(entry["folds"]))
         assert all(f.data.tags["kind"] == "fold" and "test_start" in f.data.params for f in folds)
-        if not math.isfinite(entry["oof_log_loss"]):  # logistic on 1h predicts no row of this small run
+        if not _finite(entry["oof_log_loss"]):  # logistic on 1h predicts no row of this small run
             assert "oof_log_loss" not in model.data.metrics
-            assert "oof_log_loss=nan" in model.data.tags["non_finite_metrics"]
+            if entry["oof_log_loss"] is not None:  # NaN in the summary: the tag says why it is missing
+                assert "oof_log_loss=nan" in model.data.tags["non_finite_metrics"]
             assert all(f.data.metrics["coverage"] == 0 for f in folds)
             continue
         assert model.data.metrics["oof_log_loss"] == pytest.approx(entry["oof_log_loss"])
@@ -140,7 +145,7 @@ def test_cv_has_a_run_per_model_and_a_child_per_fold(recorded) -> None:
         rows = sum(f.data.metrics["oof_rows"] for f in folds)
         pooled = sum(f.data.metrics["oof_rows"] * f.data.metrics["oof_log_loss"] for f in folds) / rows
         assert pooled == pytest.approx(entry["oof_log_loss"], rel=1e-9)
-    assert any(math.isfinite(e["oof_log_loss"]) for e in summary["models"].values())
+    assert any(_finite(e["oof_log_loss"]) for e in summary["models"].values())
     cv_files = _artifacts(client, parent, "cv")
     assert "cv/summary_purged_k3_h10.json" in cv_files and "cv/purged_k3_h10.json" in cv_files
 
@@ -236,3 +241,44 @@ def test_a_run_directory_that_does_not_exist_makes_no_store(tmp_path: Path) -> N
     result = runner.invoke(app, ["train", "--run", str(tmp_path / "typo"), *TRAIN])
     assert result.exit_code == 2 and "typo" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_backtest_is_recorded_with_a_child_per_step(recorded, small_run: Path) -> None:
+    client = recorded[0]
+    args = [
+        "--model",
+        "random_forest",
+        "--horizon",
+        "10",
+        "--walk-forward",
+        "--train-days",
+        "6",
+        "--test-days",
+        "4",
+    ]
+    out = _ok(["backtest", "--run", str(small_run), *args, "--param", "n_estimators=10", "--json"])
+    experiment = client.get_experiment_by_name("mlfactory")
+    [parent] = client.search_runs(
+        [experiment.experiment_id],
+        "tags.command = 'backtest'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    [bt] = _children(runs, parent)
+    metrics = json.loads((Path(out["directory"]) / "metrics.json").read_text())
+    assert bt.data.tags["kind"] == "backtest" and bt.data.tags["name"] == Path(out["directory"]).name
+    assert (
+        bt.data.params["walk_forward.train_days"] == "6" and bt.data.params["walk_forward.test_days"] == "4"
+    )
+    oos = metrics["classification"]["oos"]["model"]["log_loss"]
+    assert bt.data.metrics["oos_log_loss"] == pytest.approx(oos) == parent.data.metrics["oos_log_loss"]
+    assert bt.data.metrics["coverage"] == pytest.approx(out["coverage"]["fraction"])
+    steps = {int(r.data.tags["step"]): r for r in _children(runs, bt)}
+    assert sorted(steps) == [s["step"] for s in out["steps"]]
+    for s in out["steps"]:
+        if s.get("sharpe") is not None:
+            assert steps[s["step"]].data.metrics["sharpe"] == pytest.approx(s["sharpe"])
+        assert steps[s["step"]].data.params["test_days"] == ",".join(s["test_days"])
+    files = _artifacts(client, bt)
+    assert {"metrics.json", "steps.json"} <= files and not any(f.endswith(".parquet") for f in files)

@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 
 from mlfactory.cli.common import console, device_params, emit_json, fmt_number, progress, user_errors
+from mlfactory.tracking import tracked
 
 
 @user_errors
+@tracked("backtest")
 def backtest(
     run: Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")],
     horizon: Annotated[int, typer.Option("--horizon", "-H", help="label horizon in decision bars")],

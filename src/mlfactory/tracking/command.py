@@ -188,7 +188,7 @@ def _result_records(session: CommandRun):
     changed = changed_outputs(session.run, session.before)
     children: list[RunRecord] = [model_record(ctx, p.parent) for p in changed.get("model", [])]
     children += [ensemble_record(ctx, p.parent, session.recipe) for p in changed.get("ensemble", [])]
-    children += [backtest_record(ctx, p.parent) for p in changed.get("backtest", [])]
+    children += [backtest_record(ctx, p.parent, session.recipe) for p in changed.get("backtest", [])]
     parent = RunRecord(session.command)
     for summary in changed.get("cv", []):
         children += cv_records(ctx, summary)

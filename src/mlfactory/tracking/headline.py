@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-SPLITS = ("val", "test")
+SPLITS = ("val", "test", "oos")  # oos: a walk-forward backtest's stitched out-of-sample series
 DSR_KEYS = ("overfitting.dsr", "overfitting.deflated_sharpe.dsr", "overfitting.deflated_sharpe")
 PBO_KEYS = ("overfitting.pbo", "overfitting.pbo.pbo", "overfitting.pbo.value")
 COVERAGE_KEYS = ("coverage", "coverage.fraction", "coverage.test.fraction")

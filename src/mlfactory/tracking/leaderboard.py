@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlfactory.errors import ConfigError
+from mlfactory.errors import ArtifactError, ConfigError
 from mlfactory.tracking.flatten import unflatten
 from mlfactory.tracking.store import RUNS_DIR_HINT, Store, open_store, store_error
 
@@ -54,19 +54,39 @@ def build_store_leaderboard(uri: str, metric: str, split: str):
     runs: list[Path] = []
     for run in latest_results(store):
         tags = run.data.tags
-        metrics = unflatten(run.data.metrics)
+        metrics = metrics_record(tags, run.data.metrics)
         run_dir = tags.get("run_dir", "")
         if Path(run_dir) not in runs:
             runs.append(Path(run_dir))
         row = {c: text for c, text in _text_columns(tags, run_dir).items()}
-        row["value"] = metric_value(metrics, metric, split)
-        for m in SHOWN_METRICS:
-            row[m] = row["value"] if m == metric else metric_value(metrics, m, split)
+        try:
+            row["value"] = metric_value(metrics, metric, split)
+            for m in SHOWN_METRICS:
+                row[m] = row["value"] if m == metric else metric_value(metrics, m, split)
+        except ArtifactError as exc:
+            raise ArtifactError(
+                f"tracking store {uri}, MLflow run {run.info.run_id} ({tags.get('name')} in {run_dir}): "
+                f"its metrics do not form a metrics record ({exc}); record the command again"
+            ) from exc
         row[metric] = row["value"]
         rows.append(row)
     rows.sort(key=lambda r: (r["run"], KINDS.index(r["kind"]), r["name"]))
     direction = METRIC_DIRECTIONS[metric]
     return Leaderboard(metric, split, direction, sorted(runs), sort_rows(rows, direction))
+
+
+def metrics_record(tags: dict[str, str], flat: dict[str, float]) -> dict[str, Any]:
+    """The metrics.json shape of a recorded run: its flattened metrics nested again, and the
+    record's text fields (kind, model, family, timeframe) from the run's tags."""
+    record = unflatten(flat)
+    for key in ("horizon", "seed"):
+        if isinstance(record.get(key), float):
+            record[key] = int(record[key])
+    kind = tags.get("kind")
+    text = {"kind": kind, "model": tags.get("model") or tags.get("name"), "family": tags.get("family")}
+    text["timeframe"] = tags.get("timeframe")
+    record.update({k: v for k, v in text.items() if v is not None and k not in record})
+    return record
 
 
 def latest_results(store: Store) -> list[Any]:

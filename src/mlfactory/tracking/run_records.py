@@ -220,8 +220,8 @@ def cv_records(ctx: RunContext, summary_path: Path) -> list[RunRecord]:
     return records
 
 
-def backtest_record(ctx: RunContext, directory: Path) -> RunRecord:
-    """One ``backtests/<id>/`` directory; its ``steps`` (a list of dicts), if any, become children."""
+def backtest_record(ctx: RunContext, directory: Path, recipe: str | None = None) -> RunRecord:
+    """One ``backtests/<id>/`` directory; each step (``steps.json`` or ``metrics["steps"]``) is a child."""
     metrics = read_json(directory / "metrics.json")
     rec = RunRecord(directory.name)
     rec.add_tags(ctx.tags())
@@ -231,24 +231,41 @@ def backtest_record(ctx: RunContext, directory: Path) -> RunRecord:
             "name": directory.name,
             "horizon": metrics.get("horizon"),
             "model": metrics.get("model"),
-            "recipe": metrics.get("recipe"),
+            "family": metrics.get("family"),
+            "recipe": recipe or metrics.get("recipe"),
             "timeframe": metrics.get("timeframe") or ctx.decision_timeframe,
         }
     )
     rec.add_params(ctx.params())
-    steps = metrics.get("steps")
     rec.add_params({k: v for k, v in metrics.items() if _is_setting(k, v)})
-    _add_summary(rec, {k: v for k, v in metrics.items() if k != "steps"})
-    if isinstance(steps, list) and all(isinstance(s, dict) for s in steps):
-        for i, step in enumerate(steps):
-            child = RunRecord(f"{directory.name} step {i}")
-            child.add_tags(ctx.tags())
-            child.add_tags({"kind": "step", "name": f"{directory.name}/{i}", "step": i})
-            child.add_params({k: v for k, v in step.items() if isinstance(v, str)})
-            _add_summary(child, step)
-            rec.children.append(child)
+    rec.add_params(flatten_params(metrics.get("walk_forward") or {}, "walk_forward"))
+    steps = metrics.get("steps")
+    if not isinstance(steps, list):
+        steps = _json_list(directory / "steps.json")
+    _add_summary(rec, {k: v for k, v in metrics.items() if not isinstance(v, list) or k != "steps"})
+    for i, step in enumerate(s for s in steps if isinstance(s, dict)):
+        step_id = step.get("step", i)
+        child = RunRecord(f"{directory.name} step {step_id}")
+        child.add_tags(ctx.tags())
+        child.add_tags({"kind": "step", "name": f"{directory.name}/{step_id}", "step": step_id})
+        child.add_params(flatten_params({k: v for k, v in step.items() if not isinstance(v, int | float)}))
+        _add_summary(child, step)
+        rec.children.append(child)
     rec.add_artifacts(*sorted(directory.glob("*.json")))
     return rec
+
+
+def _json_list(path: Path) -> list[Any]:
+    """A JSON list file (e.g. ``steps.json``), empty when absent."""
+    if not path.is_file():
+        return []
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path}: cannot be read as JSON ({exc}); rerun the step that wrote it") from exc
+    if not isinstance(obj, list):
+        raise ArtifactError(f"{path}: expected a JSON list, got {type(obj).__name__}")
+    return obj
 
 
 def fold_log_losses(oof_path: Path, labels_path: Path) -> dict[int, tuple[int, float]]:

@@ -15,10 +15,15 @@ from mlfactory.tracking.flatten import (
     safe_key,
     unflatten,
 )
+from mlfactory.tracking.leaderboard import metrics_record
 
 
 def _metrics() -> dict:
     return {
+        "kind": "model",
+        "model": "lightgbm",
+        "family": "boosting",
+        "seed": 7,
         "horizon": 10,
         "classification": {
             "test": {
@@ -47,6 +52,7 @@ def test_keys_are_dotted_paths_and_only_numbers() -> None:
         "guard.enabled": 1.0,
         "horizon": 10.0,
         "overfitting.pbo.pbo": 0.25,
+        "seed": 7.0,
         "trading.test.strategy.sharpe": -1.5,
     }  # strings, None and lists longer than MAX_LIST_ITEMS are not metrics
 
@@ -98,7 +104,8 @@ def test_pydantic_models_are_read_like_dicts() -> None:
 
 def test_unflatten_gives_the_leaderboard_the_same_values() -> None:
     m = _metrics()
-    nested = unflatten(flatten_metrics(m).metrics)
+    tags = {"kind": "model", "model": "lightgbm", "family": "boosting"}
+    nested = metrics_record(tags, flatten_metrics(m).metrics)
     for metric in ("log_loss", "sharpe", "pbo"):
         assert metric_value(nested, metric, "test") == metric_value(m, metric, "test")
     # dropped (non-finite) values read back as missing
