@@ -5,7 +5,9 @@
 the same dict always gives the same keys. Short lists are indexed (``confusion_matrix.0.2``);
 long lists (arrays, feature names) are not metrics and are skipped. Booleans become 0/1; strings
 and ``None`` are not metrics. NaN and ±inf are dropped (some MLflow stores reject them) and
-reported in :attr:`FlatMetrics.dropped` so the caller can record why a key is missing.
+reported in :attr:`FlatMetrics.dropped` so the caller can record why a key is missing; so are
+nested nulls (strict-JSON metrics files write non-finite numbers as ``null``). Top-level nulls
+are unset record fields (an ensemble's timeframe) and are not reported.
 
 Unknown keys are flattened like known ones: a metrics schema that grows new sections needs no
 change here.
@@ -30,7 +32,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
 @dataclass(frozen=True)
 class FlatMetrics:
     metrics: dict[str, float]  # finite values only, keys sorted
-    dropped: dict[str, str] = field(default_factory=dict)  # key → "nan" | "inf" | "-inf"
+    dropped: dict[str, str] = field(default_factory=dict)  # key → "nan" | "inf" | "-inf" | "null"
 
     def dropped_note(self, limit: int = 4000) -> str:
         """One line naming the dropped keys, for a run tag; empty when nothing was dropped."""
@@ -38,8 +40,8 @@ class FlatMetrics:
             return ""
         items = [f"{k}={v}" for k, v in self.dropped.items()]
         head = (
-            f"{len(items)} metric(s) not logged because their value is NaN or infinite "
-            "(MLflow stores reject non-finite values); see metrics.json: "
+            f"{len(items)} metric(s) not logged because their value is NaN, infinite or null "
+            "(MLflow stores reject non-finite values; strict JSON writes them as null): "
         )
         text = head + ", ".join(items)
         return text if len(text) <= limit else text[: limit - 14] + " … (truncated)"
@@ -69,6 +71,8 @@ def flatten_metrics(node: Any, prefix: str = "") -> FlatMetrics:
                 metrics[key] = v
             else:
                 dropped[key] = "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        elif value is None and SEP in key[len(prefix) :].strip(SEP):
+            dropped[key] = "null"  # a nested null: metrics.json's spelling of a non-finite number
     return FlatMetrics(dict(sorted(metrics.items())), dict(sorted(dropped.items())))
 
 

@@ -28,7 +28,10 @@ def _metrics() -> dict:
         "classification": {
             "test": {
                 "model": {"log_loss": 1.07, "confusion_matrix": [[1, 2], [3, 4]]},
-                "prior": {"log_loss": 1.09, "per_class": {"long": {"precision": float("nan")}}},
+                "prior": {
+                    "log_loss": 1.09,
+                    "per_class": {"long": {"precision": float("nan"), "recall": None}},
+                },
             }
         },
         "trading": {"test": {"strategy": {"sharpe": -1.5, "profit_factor": float("inf")}}},
@@ -59,13 +62,14 @@ def test_keys_are_dotted_paths_and_only_numbers() -> None:
 
 def test_non_finite_values_are_dropped_and_named() -> None:
     flat = flatten_metrics(_metrics())
-    assert flat.dropped == {
+    assert flat.dropped == {  # the top-level null ("directory") is an unset field, not a metric
         "classification.test.prior.per_class.long.precision": "nan",
+        "classification.test.prior.per_class.long.recall": "null",
         "trading.test.strategy.profit_factor": "inf",
     }
     assert all(math.isfinite(v) for v in flat.metrics.values())
     note = flat.dropped_note()
-    assert "2 metric(s)" in note and "trading.test.strategy.profit_factor=inf" in note
+    assert "3 metric(s)" in note and "trading.test.strategy.profit_factor=inf" in note
     assert flatten_metrics({"a": 1.0}).dropped_note() == ""
 
 
