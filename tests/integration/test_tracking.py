@@ -197,6 +197,22 @@ def test_leaderboard_reads_the_store_with_the_same_columns_and_values(recorded, 
     assert values == sorted(values)
 
 
+def test_the_store_leaderboard_leaves_out_other_generations(recorded, small_run: Path) -> None:
+    from mlfactory.tracking.record import RunRecord
+    from mlfactory.tracking.recorder import write_record
+    from mlfactory.tracking.store import open_store
+
+    *_, uri = recorded
+    before = {r["name"]: r["log_loss"] for r in _ok(["leaderboard", "--tracking-uri", uri, "--json"])["rows"]}
+    generation = json.loads((small_run / "manifest.json").read_text())["generation"]
+    stale = RunRecord("lightgbm_h10", metrics={"classification.test.model.log_loss": 0.001})
+    stale.add_tags({"kind": "model", "name": "lightgbm_h10", "run_dir": str(small_run.resolve())})
+    stale.add_tags({"generation": f"not-{generation}", "horizon": 10, "family": "boosting"})
+    write_record(open_store(uri), stale)  # the newest record of lightgbm_h10, from another generation
+    after = {r["name"]: r["log_loss"] for r in _ok(["leaderboard", "--tracking-uri", uri, "--json"])["rows"]}
+    assert after == before and after["lightgbm_h10"] != 0.001
+
+
 def test_a_failing_command_leaves_a_failed_parent_run(recorded, small_run: Path) -> None:
     client, *_, uri = recorded
     result = runner.invoke(app, ["train", "--run", str(small_run), "--model", "no_such_model", "--horizon", "10", "--tracking-uri", uri])  # fmt: skip

@@ -2,7 +2,9 @@
 
 Every finished ``model`` and ``ensemble`` run of every experiment in the store is a candidate; a
 model retrained in the same run directory is recorded again, so only the latest record of each
-(run directory, kind, name) is shown — what the run directory itself holds. Metric values come
+(run directory, kind, name) is shown — what the run directory itself holds. Records of another
+generation of a run directory (its data or config changed since) are left out, as the
+directory leaderboard leaves out stale artifacts. Metric values come
 from the flattened metrics (rebuilt into the metrics.json shape), the text columns from tags.
 """
 
@@ -90,23 +92,46 @@ def metrics_record(tags: dict[str, str], flat: dict[str, float]) -> dict[str, An
 
 
 def latest_results(store: Store) -> list[Any]:
-    """The newest finished model/ensemble run per (run directory, kind, name), across experiments."""
+    """The newest finished model/ensemble run per (run directory, kind, name), across experiments,
+    of one generation per run directory (see ``current_generations``)."""
     client = store.client
     try:
         experiments = [e.experiment_id for e in client.search_experiments()]
-        found: dict[tuple[str, str, str], Any] = {}
-        for kind in KINDS:
+        recorded = [
+            run
+            for kind in KINDS
             for run in _search(
                 client, experiments, f"tags.kind = '{kind}' AND attributes.status = 'FINISHED'"
-            ):
-                key = (run.data.tags.get("run_dir", ""), kind, run.data.tags.get("name", run.info.run_name))
-                if key not in found:  # newest first
-                    found[key] = run
+            )
+        ]
     except Exception as exc:
         raise store_error(
             store.uri, f"cannot be searched ({type(exc).__name__}: {exc})", RUNS_DIR_HINT
         ) from exc
+    recorded.sort(key=lambda r: r.info.start_time, reverse=True)
+    generations = current_generations(recorded)
+    found: dict[tuple[str, str, str], Any] = {}
+    for run in recorded:
+        tags = run.data.tags
+        run_dir = tags.get("run_dir", "")
+        if tags.get("generation") != generations[run_dir]:
+            continue  # another generation of this run directory: never mixed in
+        found.setdefault((run_dir, tags.get("kind", ""), tags.get("name", run.info.run_name)), run)
     return list(found.values())
+
+
+def current_generations(recorded: list[Any]) -> dict[str, str | None]:
+    """Per run directory, the generation to show: the directory's own when it is readable here,
+    else that of its newest record (``recorded`` is newest first)."""
+    from mlfactory.run_dir import RunDir
+
+    out: dict[str, str | None] = {}
+    for run in recorded:
+        run_dir = run.data.tags.get("run_dir", "")
+        if run_dir not in out:
+            manifest = RunDir(Path(run_dir)).read_manifest() if run_dir and Path(run_dir).is_dir() else {}
+            out[run_dir] = manifest.get("generation") or run.data.tags.get("generation")
+    return out
 
 
 def _search(client: Any, experiments: list[str], query: str):

@@ -92,12 +92,20 @@ class RunContext:
         return self.root / "labels" / f"h{horizon}.parquet"
 
 
+def artifact_tags(ctx: RunContext, directory: Path) -> dict[str, Any]:
+    """The run's tags, with the generation the artifact itself records (``generation.json``): none
+    when it records none, which the store's leaderboard then treats as stale, as ``current_only`` does."""
+    from mlfactory.run_dir import artifact_generation
+
+    return ctx.tags() | {"generation": artifact_generation(directory)}
+
+
 def model_record(ctx: RunContext, directory: Path, kind: str = "model") -> RunRecord:
     """One ``models/<name>_h<H>/`` directory (train's output)."""
     metrics = read_json(directory / "metrics.json")
     routing = optional_json(directory / "routing.json") or {}
-    rec = RunRecord(f"{directory.name}")
-    rec.add_tags(ctx.tags())
+    rec = RunRecord(directory.name)
+    rec.add_tags(artifact_tags(ctx, directory))
     rec.add_tags(
         {
             "kind": kind,
@@ -125,7 +133,7 @@ def ensemble_record(ctx: RunContext, directory: Path, recipe: str | None = None)
     bundle = optional_json(directory / "ensemble.json") or {}
     horizon = metrics.get("horizon")
     rec = RunRecord(directory.name)
-    rec.add_tags(ctx.tags())
+    rec.add_tags(artifact_tags(ctx, directory))
     rec.add_tags(
         {
             "kind": "ensemble",
@@ -224,7 +232,7 @@ def backtest_record(ctx: RunContext, directory: Path, recipe: str | None = None)
     """One ``backtests/<id>/`` directory; each step (``steps.json`` or ``metrics["steps"]``) is a child."""
     metrics = read_json(directory / "metrics.json")
     rec = RunRecord(directory.name)
-    rec.add_tags(ctx.tags())
+    rec.add_tags(artifact_tags(ctx, directory))
     rec.add_tags(
         {
             "kind": "backtest",
