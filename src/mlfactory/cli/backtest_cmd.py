@@ -10,9 +10,11 @@ from rich.table import Table
 
 from mlfactory.cli.common import device_params, emit_json, fmt_number, progress, stdout_console, user_errors
 from mlfactory.cli.options import Seed
+from mlfactory.tracking import tracked
 
 
 @user_errors
+@tracked("backtest")
 def backtest(
     run: Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")],
     horizon: Annotated[int, typer.Option("--horizon", "-H", help="label horizon in decision bars")],

@@ -11,9 +11,11 @@ from rich.table import Table
 from mlfactory.cli.common import device_params, emit_json, fmt_number, progress, stdout_console, user_errors
 from mlfactory.cli.options import Seed
 from mlfactory.errors import ConfigError
+from mlfactory.tracking import tracked
 
 
 @user_errors
+@tracked("train-ensemble")
 def train_ensemble(
     run: Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")],
     horizon: Annotated[

@@ -18,6 +18,7 @@ from mlfactory.cli.common import (
     user_errors,
 )
 from mlfactory.cli.options import Seed
+from mlfactory.tracking import tracked
 
 COVERAGE_WARNING = 0.90  # `cv` warns (stderr) when a model predicts fewer OOF decisions than this
 
@@ -45,6 +46,7 @@ HEADLINE_FORMATS = (
 
 
 @user_errors
+@tracked("train")
 def train(
     run: Run,
     model: Annotated[
@@ -102,6 +104,7 @@ def train(
 
 
 @user_errors
+@tracked("cv")
 def cv(
     run: Run,
     models: Annotated[str, typer.Option("--models", help="comma-separated model names")],
