@@ -1,0 +1,473 @@
+"""`mlfactory grid`: OOF for every (model, horizon) on the shared folds, as resumable jobs on any executor.
+
+1. Plan: per horizon the purged folds of the decision clock's training rows (written to
+   ``RUN/cv/purged_k<K>_h<H>.json``, as ``cv`` does); per (model, horizon) the model's dataset and
+   one job per fold (``training.oof.plan_fold_jobs``). Each job gets a content key
+   (``runtime.jobs``): the sha256 of the files it reads, its resolved config, its rows, seed and
+   package version.
+2. Run the jobs whose key has no complete result in ``RUN/jobs/`` (all with ``force``) on the
+   executor; the datasets are shipped to the workers once. Each job writes its own predictions and
+   record (wall time, peak memory, node) from inside the worker.
+3. Assemble each (model, horizon) from its jobs' results into ``RUN/models/<name>_h<H>/oof.parquet``
+   and ``oof_coverage.json`` — the same files ``cv`` writes, identical whichever executor ran them.
+4. Optionally train ensemble recipes per horizon (skipped when their key is unchanged), then build
+   the leaderboard; ``RUN/grid/summary.json`` records every job, the totals and the leaderboard.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlfactory.artifacts import sha256_file
+from mlfactory.errors import ConfigError, DataError
+from mlfactory.models.base import PROBA_COLUMNS, Dataset, Family, InputKind
+from mlfactory.models.config import ModelConfig
+from mlfactory.runtime.executor import Executor, make_executor
+from mlfactory.runtime.jobs import JobStore, array_digest, job_key
+from mlfactory.runtime.resources import JobResources, PeakMemory, current_node, job_resources
+from mlfactory.selection.step import FeatureSelector
+from mlfactory.splits import folds_to_json
+from mlfactory.training.cross_validate import (
+    Clock,
+    make_folds,
+    oof_log_loss,
+    params_per_model,
+    training_clock,
+)
+from mlfactory.training.model_data import build_model_data
+from mlfactory.training.oof import (
+    FoldJob,
+    FoldResult,
+    OofCoverage,
+    OofResult,
+    oof_frame,
+    plan_fold_jobs,
+    write_oof,
+)
+from mlfactory.training.run_data import RunData
+from mlfactory.training.train import resolve_config
+
+INNER_VAL_FRAC = 0.15  # as `cv` and `train-ensemble`
+METHOD = "purged"
+NOT_BASES = frozenset({Family.META, Family.ENSEMBLE})
+
+
+@dataclass(frozen=True)
+class GridJob:
+    """One (model, horizon, fold) job: the fold's rows, its content key and what it may use."""
+
+    key: str
+    model: str
+    horizon: int
+    fold_id: int
+    dataset_key: str
+    fold: FoldJob
+    run_root: str
+    resources: JobResources
+
+
+@dataclass
+class GridTarget:
+    """One (model, horizon): its dataset, jobs and coverage, and where its OOF goes."""
+
+    model: str
+    horizon: int
+    dataset: Dataset
+    clock: Clock
+    coverage: OofCoverage
+    out_dir: Path
+    jobs: list[GridJob] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GridProgress:
+    done: int
+    running: int
+    total: int
+    cached: int
+
+
+def base_model_names() -> list[str]:
+    """Every registered base model (meta-learners and combiners excluded) — ``--models all``."""
+    from mlfactory.models.registry import all_models
+
+    return [n for n, cls in all_models().items() if cls.family not in NOT_BASES]
+
+
+def parse_models(spec: str) -> list[str]:
+    from mlfactory.models.registry import get_model_class
+
+    names = base_model_names() if spec.strip() == "all" else [m.strip() for m in spec.split(",") if m.strip()]
+    if not names:
+        raise ConfigError("--models: give model names (e.g. lightgbm,logistic,tcn) or 'all'")
+    for n in names:
+        if get_model_class(n).family in NOT_BASES:
+            raise ConfigError(
+                f"--models {n!r}: a meta-learner/combiner, not a base model; use it in an ensemble recipe"
+            )
+    return list(dict.fromkeys(names))
+
+
+def input_files(data: RunData, cfg: ModelConfig, horizon: int) -> list[Path]:
+    """The run files ``build_model_data`` reads for this model and horizon (their hashes enter the key)."""
+    run, kind = data.run, cfg.model_cls.input_kind
+    files = [run.labels_path(horizon), run.splits_path]
+    if kind == InputKind.TABULAR:
+        files.append(run.features_path(cfg.timeframe))
+    elif kind == InputKind.SEQUENCE:
+        files.append(run.bars_path(cfg.timeframe))
+        if cfg.feature_set != "raw_ohlcv":
+            files.append(run.features_path(cfg.timeframe))
+    else:
+        files += [run.bars_path(tf) for tf in (cfg.timeframe, *cfg.mtf_timeframes)]
+    return files
+
+
+class FileHashes:
+    """sha256 of run files, each computed once per grid."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[Path, str] = {}
+
+    def __call__(self, files: Sequence[Path]) -> dict[str, str]:
+        out = {}
+        for f in files:
+            if f not in self._cache:
+                self._cache[f] = sha256_file(f) if f.is_file() else "missing"
+            out[str(f.relative_to(self.root))] = self._cache[f]
+        return out
+
+
+def config_record(cfg: ModelConfig) -> dict[str, Any]:
+    return {
+        "model": cfg.model,
+        "timeframe": cfg.timeframe,
+        "mtf_strategy": cfg.mtf_strategy.value,
+        "mtf_timeframes": list(cfg.mtf_timeframes),
+        "feature_set": cfg.feature_set,
+        "params": cfg.params.model_dump(mode="json"),
+    }
+
+
+def plan_grid(
+    data: RunData,
+    models: Sequence[str],
+    horizons: Sequence[int],
+    *,
+    n_splits: int,
+    seed: int,
+    params: Sequence[str] = (),
+) -> list[GridTarget]:
+    """Folds per horizon (written to ``RUN/cv``), datasets and keyed jobs per (model, horizon)."""
+    hashes = FileHashes(data.run.root)
+    per_model = params_per_model(models, params)
+    embargo_ns = int(data.splits["embargo_ns"])
+    targets = []
+    for h in horizons:
+        clock = training_clock(data, h)
+        folds = make_folds(clock, METHOD, n_splits, embargo_ns)
+        cv_dir = data.run.root / "cv"
+        cv_dir.mkdir(exist_ok=True)
+        (cv_dir / f"{METHOD}_k{n_splits}_h{h}.json").write_text(
+            json.dumps(
+                {"method": METHOD, "embargo_ns": embargo_ns, "folds": folds_to_json(folds, clock.ts)},
+                indent=2,
+            )
+        )
+        for name in models:
+            cfg = resolve_config(name, params=per_model[name])
+            md = build_model_data(data, cfg, h)
+            dataset = md.dataset.subset(md.rows("train"))
+            selector = FeatureSelector.for_model(name, cfg.model_cls.family, seed)
+            fold_jobs, coverage = plan_fold_jobs(
+                cfg.model_cls, cfg.params, dataset, folds, seed, INNER_VAL_FRAC,
+                t1=clock.t1, clock_ts=clock.ts, embargo_ns=embargo_ns, n_jobs=1, selector=selector,
+            )  # fmt: skip
+            if not fold_jobs:
+                raise DataError(
+                    f"model {name!r} (h{h}) has too few training rows in every fold; drop it from --models "
+                    "or use more data / a timeframe with a shorter warm-up"
+                )
+            target = GridTarget(name, h, dataset, clock, coverage, data.run.model_dir(name, h))
+            common = {
+                "kind": "oof-fold",
+                "model": name,
+                "horizon": h,
+                "config": config_record(cfg),
+                "inputs": hashes(input_files(data, cfg, h)),
+                "seed": seed,
+                "method": METHOD,
+                "n_splits": n_splits,
+                "inner_val_frac": INNER_VAL_FRAC,
+                "embargo_ns": embargo_ns,
+                "selector": None if selector is None else selector.__dict__,
+            }
+            res = job_resources(cfg.model_cls.family.value, _nbytes(dataset))
+            for fj in fold_jobs:
+                rows = array_digest(dataset.timestamps[fj.train_rows], fj.val_rows, fj.test_rows)
+                key = job_key({**common, "fold": fj.fold_id, "rows": rows})
+                target.jobs.append(
+                    GridJob(key, name, h, fj.fold_id, f"{name}_h{h}", fj, str(data.run.root), res)
+                )
+            targets.append(target)
+    return targets
+
+
+def _nbytes(obj: Any, depth: int = 0) -> int:
+    """Bytes of the numpy arrays held by a dataset (its view, streams, labels, weights)."""
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if depth > 3:
+        return 0
+    if isinstance(obj, list | tuple):
+        return sum(_nbytes(o, depth + 1) for o in obj)
+    if hasattr(obj, "__dict__"):
+        return sum(_nbytes(o, depth + 1) for o in vars(obj).values())
+    return 0
+
+
+def run_grid_job(datasets: dict[str, Dataset], job: GridJob) -> dict[str, Any]:
+    """Fit one fold and write its predictions and record into ``RUN/jobs/<key>/`` (inside the worker)."""
+    from mlfactory.training.oof import fit_predict_fold
+
+    t0 = time.time()
+    with PeakMemory() as mem:
+        result = fit_predict_fold(datasets[job.dataset_key], job.fold)
+    preds = pl.DataFrame(
+        {
+            "row": result.test_rows.astype(np.int64),
+            **{c: result.proba[:, j] for j, c in enumerate(PROBA_COLUMNS)},
+        },
+        schema={"row": pl.Int64, **dict.fromkeys(PROBA_COLUMNS, pl.Float64)},
+    )
+    record = {
+        "model": job.model,
+        "horizon": job.horizon,
+        "fold": job.fold_id,
+        "started": t0,
+        "wall_seconds": round(mem.seconds, 4),
+        "peak_rss_bytes": int(mem.peak_rss),
+        "start_rss_bytes": int(mem.start_rss),
+        "node": current_node(),
+        "n_train": int(job.fold.train_rows.size),
+        "n_test": int(job.fold.test_rows.size),
+        "resources": job.resources.ray_options(),
+    }
+    JobStore(Path(job.run_root)).write(job.key, preds, record)
+    return {**record, "key": job.key}
+
+
+def execute_jobs(
+    targets: Sequence[GridTarget],
+    store: JobStore,
+    executor: Executor,
+    *,
+    force: bool = False,
+    on_progress: Callable[[GridProgress], None] = lambda p: None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Run the jobs without a complete result; return the new records and how many were cached."""
+    store.clean_temporaries()
+    jobs = [j for t in targets for j in t.jobs]
+    todo = [j for j in jobs if force or not store.is_complete(j.key)]
+    cached = len(jobs) - len(todo)
+    capacity = max(1, int(getattr(executor, "cluster_cpus", executor.workers)))
+    datasets = {f"{t.model}_h{t.horizon}": t.dataset for t in targets if any(j in todo for j in t.jobs)}
+    records: list[dict[str, Any]] = []
+    on_progress(GridProgress(cached, min(capacity, len(todo)), len(jobs), cached))
+    if todo:
+        for _, record in executor.as_completed(run_grid_job, todo, shared=datasets):
+            records.append(record)
+            left = len(todo) - len(records)
+            on_progress(GridProgress(cached + len(records), min(capacity, left), len(jobs), cached))
+    return records, cached
+
+
+def assemble_oof(target: GridTarget, store: JobStore) -> OofResult:
+    """The (model, horizon)'s OOF frame from its jobs' stored predictions, written where `cv` writes it."""
+    results = []
+    for job in target.jobs:
+        preds = store.read(job.key).predictions
+        proba = preds.select(PROBA_COLUMNS).to_numpy()
+        results.append(FoldResult(job.fold_id, preds["row"].to_numpy(), proba))
+    oof = OofResult(
+        oof_frame(results, target.dataset.timestamps), target.coverage, [j.fold for j in target.jobs]
+    )
+    write_oof(oof, target.out_dir)
+    return oof
+
+
+def run_grid(
+    run: Path,
+    models: Sequence[str],
+    horizons: Sequence[int],
+    *,
+    ensembles: Sequence[str] = (),
+    n_splits: int = 5,
+    params: Sequence[str] = (),
+    executor: str = "inprocess",
+    workers: int = 1,
+    ray_address: str | None = None,
+    force: bool = False,
+    seed: int | None = None,
+    on_progress: Callable[[GridProgress], None] = lambda p: None,
+    progress: Callable[[str], None] = lambda m: None,
+) -> dict[str, Any]:
+    """The whole grid; returns (and writes to ``RUN/grid/summary.json``) the summary with the leaderboard."""
+    t0 = time.perf_counter()
+    if not horizons:
+        raise ConfigError("--horizons: give at least one horizon, e.g. --horizons 5,10")
+    data = RunData(run)
+    missing = sorted(set(horizons) - set(data.horizons))
+    if missing:
+        raise ConfigError(
+            f"--horizons {missing}: not in the run (it has {data.horizons}); rerun `pipeline run` with them"
+        )
+    seed = int(data.manifest.get("seed", 0) if seed is None else seed)
+    progress(f"grid: planning {len(models)} model(s) × {len(horizons)} horizon(s) × {n_splits} folds")
+    targets = plan_grid(data, models, horizons, n_splits=n_splits, seed=seed, params=params)
+    store = JobStore(data.run.root)
+    with make_executor(executor, workers, ray_address=ray_address) as ex:
+        records, cached = execute_jobs(targets, store, ex, force=force, on_progress=on_progress)
+    models_summary: dict[str, Any] = {}
+    for t in targets:
+        oof = assemble_oof(t, store)
+        loss, prior = oof_log_loss(oof.frame, t.clock)
+        models_summary[f"{t.model}_h{t.horizon}"] = {
+            "model": t.model, "horizon": t.horizon, "oof_log_loss": loss, "prior_log_loss": prior,
+            "coverage": oof.coverage.fraction, "folds": len(t.jobs), "directory": str(t.out_dir),
+        }  # fmt: skip
+    ens_summary = (
+        run_recipes(data, ensembles, horizons, seed=seed, force=force, progress=progress) if ensembles else {}
+    )
+    all_records = [store.record(j.key) for t in targets for j in t.jobs]
+    summary = {
+        "run": str(data.run.root),
+        "executor": {"kind": executor, "workers": workers, "ray_address": ray_address},
+        "seed": seed,
+        "n_splits": n_splits,
+        "method": METHOD,
+        "jobs": job_totals(all_records, computed=len(records), cached=cached),
+        "models": models_summary,
+        "ensembles": ens_summary,
+        "leaderboard": grid_leaderboard(data.run.root, models_summary, bool(ensembles)),
+        "wall_seconds": round(time.perf_counter() - t0, 3),
+    }
+    out = data.run.root / "grid"
+    out.mkdir(exist_ok=True)
+    tmp = out / "summary.json.tmp"
+    tmp.write_text(json.dumps({**summary, "job_records": all_records}, indent=2, sort_keys=True, default=str))
+    tmp.replace(out / "summary.json")
+    return summary
+
+
+def run_data_files(data: RunData) -> list[Path]:
+    root = data.run.root
+    return sorted(
+        [
+            *root.glob("data/*.parquet"),
+            *root.glob("features/*.parquet"),
+            *root.glob("labels/*.parquet"),
+            data.run.splits_path,
+        ]
+    )
+
+
+def run_recipes(
+    data: RunData,
+    recipes: Sequence[str],
+    horizons: Sequence[int],
+    *,
+    seed: int,
+    force: bool = False,
+    progress: Callable[[str], None] = lambda m: None,
+) -> dict[str, Any]:
+    """Train each ensemble recipe on each horizon with the existing ensemble training; skip unchanged ones."""
+    from dataclasses import asdict
+
+    from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
+    from mlfactory.training.recipes import load_recipe
+
+    store = JobStore(data.run.root)
+    inputs = FileHashes(data.run.root)(run_data_files(data))
+    out: dict[str, Any] = {}
+    for name in recipes:
+        rec = load_recipe(name)
+        for h in horizons:
+            spec = EnsembleSpec(
+                bases=tuple(rec.bases), meta_learner=rec.meta_learner, horizon=h,
+                params=tuple(rec.param_overrides()), n_splits=rec.n_splits, coverage=rec.coverage,
+                meta_features=rec.meta_features, guard=rec.guard, name=rec.name,
+            )  # fmt: skip
+            key = job_key({"kind": "ensemble", "spec": asdict(spec), "inputs": inputs, "seed": seed})
+            directory = data.run.ensemble_dir(spec.ensemble_id)
+            if not force and store.is_complete(key) and (directory / "metrics.json").is_file():
+                progress(f"grid: ensemble {spec.ensemble_id} unchanged (job {key[:12]}), kept")
+                out[spec.ensemble_id] = {**store.record(key), "cached": True}
+                continue
+            progress(f"grid: ensemble {spec.ensemble_id} ({', '.join(spec.bases)} → {spec.meta_learner})")
+            with PeakMemory() as mem:
+                metrics = train_ensemble(data.run.root, spec, seed=seed, progress=progress)
+            record = {
+                "ensemble": spec.ensemble_id, "recipe": rec.name, "horizon": h, "directory": str(directory),
+                "wall_seconds": round(mem.seconds, 3), "peak_rss_bytes": int(mem.peak_rss), "node": current_node(),
+                "kept": metrics["guard"]["kept"],
+                "test_log_loss": metrics["classification"]["test"]["model"]["log_loss"],
+            }  # fmt: skip
+            store.write(key, pl.DataFrame({"ensemble": [spec.ensemble_id]}), record)
+            out[spec.ensemble_id] = {**record, "key": key, "cached": False}
+    return out
+
+
+def _finite(v: Any) -> Any:
+    return None if isinstance(v, float) and not np.isfinite(v) else v
+
+
+def grid_leaderboard(root: Path, models: dict[str, Any], with_ensembles: bool) -> dict[str, Any]:
+    """Bases by OOF log loss per horizon (skill = prior − model), and the run's ensembles by test log loss."""
+    bases = sorted(
+        models.values(), key=lambda m: (m["horizon"], np.nan_to_num(m["oof_log_loss"], nan=np.inf))
+    )
+    rows = [
+        {
+            "kind": "model",
+            "name": f"{m['model']}_h{m['horizon']}",
+            "model": m["model"],
+            "horizon": m["horizon"],
+            "oof_log_loss": _finite(m["oof_log_loss"]),
+            "prior_log_loss": _finite(m["prior_log_loss"]),
+            "skill": _finite(m["prior_log_loss"] - m["oof_log_loss"]),
+            "coverage": m["coverage"],
+        }
+        for m in bases
+    ]
+    ensembles: list[dict[str, Any]] = []
+    if with_ensembles:
+        from mlfactory.evaluation.report import build_leaderboard
+
+        board = build_leaderboard(root, "log_loss", "test").to_json()
+        ensembles = [r for r in board["rows"] if r["kind"] == "ensemble"]
+    return {"bases": rows, "ensembles": ensembles, "ensemble_metric": "log_loss (test)"}
+
+
+def job_totals(records: Sequence[dict[str, Any]], *, computed: int, cached: int) -> dict[str, Any]:
+    """Counts, wall time and peak memory of the grid's jobs (from their records)."""
+    walls = [r["wall_seconds"] for r in records]
+    peaks = [r["peak_rss_bytes"] for r in records]
+    return {
+        "total": len(records),
+        "computed": computed,
+        "cached": cached,
+        "job_seconds_sum": round(float(sum(walls)), 3),
+        "job_seconds_max": round(float(max(walls, default=0.0)), 3),
+        "peak_rss_bytes_max": int(max(peaks, default=0)),
+        "nodes": sorted({r["node"] for r in records}),
+    }
