@@ -51,6 +51,7 @@ class RayExecutor:
                 ) from exc
             self._owns = True
         self._task = ray.remote(_run_task)
+        self._one_shot_task = ray.remote(max_calls=1)(_run_task)  # a fresh worker per call
         self._shared_id: int | None = None
         self._shared_ref: Any = None
         self._shared_obj: Any = None
@@ -89,8 +90,10 @@ class RayExecutor:
         index = {}
         for i, job in enumerate(jobs):
             res = getattr(job, "resources", None)
-            opts = res.ray_options() if isinstance(res, JobResources) else {"num_cpus": 1}
-            index[self._task.options(**opts).remote(fn, job, has, ref)] = i
+            if not isinstance(res, JobResources):
+                res = JobResources()
+            task = self._one_shot_task if res.one_shot else self._task
+            index[task.options(**res.ray_options()).remote(fn, job, has, ref)] = i
         pending = list(index)
         try:
             while pending:

@@ -35,11 +35,10 @@ class JobResources:
     one_shot: bool = False  # a fresh worker per task, so framework memory is released
 
     def ray_options(self) -> dict[str, Any]:
+        """``.options()`` of the task; ``one_shot`` is a property of the remote function (``max_calls=1``)."""
         opts: dict[str, Any] = {"num_cpus": self.num_cpus, "memory": int(self.memory)}
         if self.num_gpus:
             opts["num_gpus"] = self.num_gpus
-        if self.one_shot:
-            opts["max_calls"] = 1
         return opts
 
 
