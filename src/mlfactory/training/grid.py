@@ -147,6 +147,14 @@ class FileHashes:
         return out
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Temporary file, then rename: a reader sees the old file or the new one, never a partial one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def config_record(cfg: ModelConfig) -> dict[str, Any]:
     return {
         "model": cfg.model,
@@ -175,13 +183,9 @@ def plan_grid(
     for h in horizons:
         clock = training_clock(data, h)
         folds = make_folds(clock, METHOD, n_splits, embargo_ns)
-        cv_dir = data.run.root / "cv"
-        cv_dir.mkdir(exist_ok=True)
-        (cv_dir / f"{METHOD}_k{n_splits}_h{h}.json").write_text(
-            json.dumps(
-                {"method": METHOD, "embargo_ns": embargo_ns, "folds": folds_to_json(folds, clock.ts)},
-                indent=2,
-            )
+        folds_doc = {"method": METHOD, "embargo_ns": embargo_ns, "folds": folds_to_json(folds, clock.ts)}
+        write_text_atomic(
+            data.run.root / "cv" / f"{METHOD}_k{n_splits}_h{h}.json", json.dumps(folds_doc, indent=2)
         )
         for name in models:
             cfg = resolve_config(name, params=per_model[name])
@@ -280,7 +284,10 @@ def execute_jobs(
     todo = [j for j in jobs if force or not store.is_complete(j.key)]
     cached = len(jobs) - len(todo)
     capacity = max(1, int(getattr(executor, "cluster_cpus", executor.workers)))
-    datasets = {f"{t.model}_h{t.horizon}": t.dataset for t in targets if any(j in todo for j in t.jobs)}
+    todo_keys = {j.key for j in todo}
+    datasets = {  # only the datasets some remaining job needs travel to the workers
+        f"{t.model}_h{t.horizon}": t.dataset for t in targets if any(j.key in todo_keys for j in t.jobs)
+    }
     records: list[dict[str, Any]] = []
     on_progress(GridProgress(cached, min(capacity, len(todo)), len(jobs), cached))
     if todo:
@@ -361,11 +368,10 @@ def run_grid(
         "leaderboard": grid_leaderboard(data.run.root, models_summary, bool(ensembles)),
         "wall_seconds": round(time.perf_counter() - t0, 3),
     }
-    out = data.run.root / "grid"
-    out.mkdir(exist_ok=True)
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps({**summary, "job_records": all_records}, indent=2, sort_keys=True, default=str))
-    tmp.replace(out / "summary.json")
+    doc = {**summary, "job_records": all_records}
+    write_text_atomic(
+        data.run.root / "grid" / "summary.json", json.dumps(doc, indent=2, sort_keys=True, default=str)
+    )
     return summary
 
 
