@@ -82,13 +82,27 @@ def test_grid_writes_oof_like_cv_records_jobs_and_reuses_them(run: Path, small_r
         assert_frame_equal(pl.read_parquet(run / "models" / name / "oof.parquet"), frame, check_exact=True)
 
 
-def test_grid_trains_recipes_per_horizon_and_keeps_unchanged_ones(run: Path, tmp_path: Path):
+def test_grid_trains_recipes_per_horizon_and_keeps_unchanged_ones(run: Path, small_run: Path, tmp_path: Path):
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(
         "name: tiny\nbases: [random_forest, nbeats]\nmeta_learner: logistic\nn_splits: 3\n"
         "params:\n  random_forest: {n_estimators: 10}\n  nbeats: {epochs: 1, seq_len: 8, progress: false}\n"
     )
-    out = grid(run, "--ensembles", str(recipe))
+    out = grid(run, "--ensembles", str(recipe), "--executor", "processes", "--workers", "2")
+    # the ensemble's base OOF ran on the grid's process pool: the same bundle as `train-ensemble` in-process
+    alone = shutil.copytree(small_run, tmp_path / "alone")
+    result = runner.invoke(
+        app, ["train-ensemble", "--run", str(alone), "--recipe", str(recipe), "-H", "10", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("oof_stack.parquet", "predictions_test.parquet"):
+        assert_frame_equal(
+            pl.read_parquet(run / "ensembles/tiny_h10" / name),
+            pl.read_parquet(alone / "ensembles/tiny_h10" / name),
+            check_exact=True,
+        )
+    m_grid, m_alone = (json.loads((r / "ensembles/tiny_h10/metrics.json").read_text()) for r in (run, alone))
+    assert m_grid["classification"] == m_alone["classification"] and m_grid["guard"] == m_alone["guard"]
     assert [r["name"] for r in out["leaderboard"]["ensembles"]] == ["tiny_h10"]
     assert (run / "ensembles" / "tiny_h10" / "metrics.json").is_file()
     metrics_mtime = (run / "ensembles" / "tiny_h10" / "metrics.json").stat().st_mtime_ns

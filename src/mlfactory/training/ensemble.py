@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from mlfactory.errors import ConfigError
 from mlfactory.evaluation import class_frequencies
 from mlfactory.models.base import CLASSES, PROBA_COLUMNS, Dataset, InputKind
 from mlfactory.models.registry import get_model_class
-from mlfactory.runtime.executor import make_executor
+from mlfactory.runtime.executor import Executor, make_executor
 from mlfactory.selection.step import FeatureSelector
 from mlfactory.splits import purged_kfold
 from mlfactory.training.cross_validate import params_per_model, training_clock
@@ -119,7 +120,12 @@ def _block(stack: TabularView, base: str) -> np.ndarray:
 
 
 def train_ensemble(
-    run: Path, spec: EnsembleSpec, *, seed: int | None = None, progress: Progress = lambda m: None
+    run: Path,
+    spec: EnsembleSpec,
+    *,
+    seed: int | None = None,
+    progress: Progress = lambda m: None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     check_bases(spec.bases)
     _check_meta(spec.meta_learner)
@@ -140,7 +146,8 @@ def train_ensemble(
     model_data: dict[str, ModelData] = {}
     oofs: dict[str, pl.DataFrame] = {}
     oof_loss: dict[str, float] = {}
-    with make_executor("inprocess") as ex:
+    # the bases' OOF folds run on the caller's executor (`grid`), else one after another here
+    with nullcontext(executor) if executor is not None else make_executor("inprocess") as ex:
         for b, cfg in configs.items():
             progress(
                 f"ensemble: OOF for {b} ({cfg.timeframe}, {cfg.mtf_strategy.value}, {cfg.feature_set}) on {len(folds)} folds"

@@ -342,19 +342,21 @@ def run_grid(
     progress(f"grid: planning {len(models)} model(s) × {len(horizons)} horizon(s) × {n_splits} folds")
     targets = plan_grid(data, models, horizons, n_splits=n_splits, seed=seed, params=params)
     store = JobStore(data.run.root)
+    models_summary: dict[str, Any] = {}
     with make_executor(executor, workers, ray_address=ray_address) as ex:
         records, cached = execute_jobs(targets, store, ex, force=force, on_progress=on_progress)
-    models_summary: dict[str, Any] = {}
-    for t in targets:
-        oof = assemble_oof(t, store)
-        loss, prior = oof_log_loss(oof.frame, t.clock)
-        models_summary[f"{t.model}_h{t.horizon}"] = {
-            "model": t.model, "horizon": t.horizon, "oof_log_loss": loss, "prior_log_loss": prior,
-            "coverage": oof.coverage.fraction, "folds": len(t.jobs), "directory": str(t.out_dir),
-        }  # fmt: skip
-    ens_summary = (
-        run_recipes(data, ensembles, horizons, seed=seed, force=force, progress=progress) if ensembles else {}
-    )
+        for t in targets:
+            oof = assemble_oof(t, store)
+            loss, prior = oof_log_loss(oof.frame, t.clock)
+            models_summary[f"{t.model}_h{t.horizon}"] = {
+                "model": t.model, "horizon": t.horizon, "oof_log_loss": loss, "prior_log_loss": prior,
+                "coverage": oof.coverage.fraction, "folds": len(t.jobs), "directory": str(t.out_dir),
+            }  # fmt: skip
+        ens_summary = (
+            run_recipes(data, ensembles, horizons, seed=seed, force=force, progress=progress, executor=ex)
+            if ensembles
+            else {}
+        )
     all_records = [store.record(j.key) for t in targets for j in t.jobs]
     summary = {
         "run": str(data.run.root),
@@ -395,6 +397,7 @@ def run_recipes(
     seed: int,
     force: bool = False,
     progress: Callable[[str], None] = lambda m: None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Train each ensemble recipe on each horizon with the existing ensemble training; skip unchanged ones."""
     from dataclasses import asdict
@@ -421,7 +424,7 @@ def run_recipes(
                 continue
             progress(f"grid: ensemble {spec.ensemble_id} ({', '.join(spec.bases)} → {spec.meta_learner})")
             with PeakMemory() as mem:
-                metrics = train_ensemble(data.run.root, spec, seed=seed, progress=progress)
+                metrics = train_ensemble(data.run.root, spec, seed=seed, progress=progress, executor=executor)
             record = {
                 "ensemble": spec.ensemble_id, "recipe": rec.name, "horizon": h, "directory": str(directory),
                 "wall_seconds": round(mem.seconds, 3), "peak_rss_bytes": int(mem.peak_rss), "node": current_node(),
