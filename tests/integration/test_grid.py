@@ -134,3 +134,23 @@ def test_user_errors_exit_2_with_a_message(run: Path):
         result = runner.invoke(app, ["grid", "--run", str(run), "--models", "random_forest", *args])
         assert result.exit_code == 2, result.output
         assert msg in result.output
+
+
+def test_tune_runs_trials_on_the_executor_and_a_rerun_reuses_study_and_jobs(run: Path):
+    args = ["--models", "random_forest", "--tune", "3", "--tune-batch", "2"]
+    first = runner.invoke(app, ["grid", "--run", str(run), *args[:2], "--horizons", "10", "-k", "3",
+                                "-p", "random_forest.n_estimators=10", *args[2:], "--executor", "processes",
+                                "--workers", "2", "--json"])  # fmt: skip
+    assert first.exit_code == 0, first.output
+    out = json.loads(first.stdout)
+    tuned = out["tuning"]["random_forest_h10"]
+    assert tuned["trials"] == 3 and tuned["best_log_loss"] > 0
+    best = json.loads((run / "models/random_forest_h10/best_params.json").read_text())
+    assert best["n_trials"] == 3 and best["best_params"] == tuned["best_params"]
+    assert (run / "tuning" / "random_forest_h10.journal").stat().st_size > 0
+    again = runner.invoke(app, ["grid", "--run", str(run), *args[:2], "--horizons", "10", "-k", "3",
+                                "-p", "random_forest.n_estimators=10", *args[2:], "--json"])  # fmt: skip
+    assert again.exit_code == 0, again.output
+    out2 = json.loads(again.stdout)
+    assert out2["tuning"]["random_forest_h10"]["trials"] == 3  # the study continued, no new trials
+    assert out2["jobs"]["computed"] == 0 and out2["jobs"]["cached"] == 3  # same best params → same keys

@@ -86,6 +86,14 @@ def grid(
     executor: ExecutorKind = "inprocess",
     workers: Workers = 1,
     ray_address: RayAddress = None,
+    tune: Annotated[
+        int,
+        typer.Option("--tune", min=0, help="Optuna trials per model and horizon before its OOF (0 = none)"),
+    ] = 0,
+    tune_batch: Annotated[
+        int,
+        typer.Option("--tune-batch", min=1, help="trials run at once (the same batch gives the same study)"),
+    ] = 4,
     force: Annotated[
         bool, typer.Option("--force", help="recompute every job, even those with a result")
     ] = False,
@@ -104,13 +112,20 @@ def grid(
         summary = run_grid(
             run, names, parse_horizons(horizons), ensembles=recipes, n_splits=n_splits, params=param or [],
             executor=executor, workers=workers, ray_address=ray_address, force=force, seed=seed,
-            on_progress=bar, progress=progress,
+            tune=tune, tune_batch=tune_batch, on_progress=bar, progress=progress,
         )  # fmt: skip
     finally:
         bar.stop()
     jobs = summary["jobs"]
     if json_out:
-        emit_json({"leaderboard": summary["leaderboard"], "jobs": jobs, "run": summary["run"]})
+        emit_json(
+            {
+                "leaderboard": summary["leaderboard"],
+                "jobs": jobs,
+                "tuning": summary["tuning"],
+                "run": summary["run"],
+            }
+        )
         return
     table = Table(
         "model", "H", "OOF log loss", "prior", "skill", "coverage", title="grid: bases by OOF log loss"

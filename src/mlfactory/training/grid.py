@@ -1,5 +1,7 @@
 """`mlfactory grid`: OOF for every (model, horizon) on the shared folds, as resumable jobs on any executor.
 
+0. With ``tune`` N: per (model, horizon) N Optuna trials on the executor (``training.tuning.tune_parallel``,
+   a journal-file study in ``RUN/tuning/``, median pruning); the best params enter the model's config.
 1. Plan: per horizon the purged folds of the decision clock's training rows (written to
    ``RUN/cv/purged_k<K>_h<H>.json``, as ``cv`` does); per (model, horizon) the model's dataset and
    one job per fold (``training.oof.plan_fold_jobs``). Each job gets a content key
@@ -10,7 +12,8 @@
    record (wall time, peak memory, node) from inside the worker.
 3. Assemble each (model, horizon) from its jobs' results into ``RUN/models/<name>_h<H>/oof.parquet``
    and ``oof_coverage.json`` — the same files ``cv`` writes, identical whichever executor ran them.
-4. Optionally train ensemble recipes per horizon (skipped when their key is unchanged), then build
+4. Optionally train ensemble recipes per horizon (their bases' OOF folds on the same executor;
+   skipped when their key is unchanged), then build
    the leaderboard; ``RUN/grid/summary.json`` records every job, the totals and the leaderboard.
 """
 
@@ -26,7 +29,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlfactory.artifacts import sha256_file
 from mlfactory.errors import ConfigError, DataError
 from mlfactory.models.base import PROBA_COLUMNS, Dataset, Family, InputKind
 from mlfactory.models.config import ModelConfig
@@ -42,6 +44,14 @@ from mlfactory.training.cross_validate import (
     params_per_model,
     training_clock,
 )
+from mlfactory.training.grid_stages import (
+    INNER_VAL_FRAC,
+    FileHashes,
+    Tuner,
+    grid_leaderboard,
+    job_totals,
+    run_recipes,
+)
 from mlfactory.training.model_data import build_model_data
 from mlfactory.training.oof import (
     FoldJob,
@@ -55,7 +65,6 @@ from mlfactory.training.oof import (
 from mlfactory.training.run_data import RunData
 from mlfactory.training.train import resolve_config
 
-INNER_VAL_FRAC = 0.15  # as `cv` and `train-ensemble`
 METHOD = "purged"
 NOT_BASES = frozenset({Family.META, Family.ENSEMBLE})
 
@@ -131,22 +140,6 @@ def input_files(data: RunData, cfg: ModelConfig, horizon: int) -> list[Path]:
     return files
 
 
-class FileHashes:
-    """sha256 of run files, each computed once per grid."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._cache: dict[Path, str] = {}
-
-    def __call__(self, files: Sequence[Path]) -> dict[str, str]:
-        out = {}
-        for f in files:
-            if f not in self._cache:
-                self._cache[f] = sha256_file(f) if f.is_file() else "missing"
-            out[str(f.relative_to(self.root))] = self._cache[f]
-        return out
-
-
 def write_text_atomic(path: Path, text: str) -> None:
     """Temporary file, then rename: a reader sees the old file or the new one, never a partial one."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -174,8 +167,13 @@ def plan_grid(
     n_splits: int,
     seed: int,
     params: Sequence[str] = (),
+    tuner: Callable[..., ModelConfig] | None = None,
 ) -> list[GridTarget]:
-    """Folds per horizon (written to ``RUN/cv``), datasets and keyed jobs per (model, horizon)."""
+    """Folds per horizon (written to ``RUN/cv``), datasets and keyed jobs per (model, horizon).
+
+    ``tuner(cfg, dataset, folds, clock, horizon)`` (see ``Tuner``) may replace a model's config by
+    its tuned one before the jobs are keyed.
+    """
     hashes = FileHashes(data.run.root)
     per_model = params_per_model(models, params)
     embargo_ns = int(data.splits["embargo_ns"])
@@ -191,6 +189,8 @@ def plan_grid(
             cfg = resolve_config(name, params=per_model[name])
             md = build_model_data(data, cfg, h)
             dataset = md.dataset.subset(md.rows("train"))
+            if tuner is not None:
+                cfg = tuner(cfg, dataset, folds, clock, h)
             selector = FeatureSelector.for_model(name, cfg.model_cls.family, seed)
             fold_jobs, coverage = plan_fold_jobs(
                 cfg.model_cls, cfg.params, dataset, folds, seed, INNER_VAL_FRAC,
@@ -325,6 +325,8 @@ def run_grid(
     ray_address: str | None = None,
     force: bool = False,
     seed: int | None = None,
+    tune: int = 0,
+    tune_batch: int = 4,
     on_progress: Callable[[GridProgress], None] = lambda p: None,
     progress: Callable[[str], None] = lambda m: None,
 ) -> dict[str, Any]:
@@ -340,10 +342,15 @@ def run_grid(
         )
     seed = int(data.manifest.get("seed", 0) if seed is None else seed)
     progress(f"grid: planning {len(models)} model(s) × {len(horizons)} horizon(s) × {n_splits} folds")
-    targets = plan_grid(data, models, horizons, n_splits=n_splits, seed=seed, params=params)
     store = JobStore(data.run.root)
     models_summary: dict[str, Any] = {}
     with make_executor(executor, workers, ray_address=ray_address) as ex:
+        tuner = Tuner(data, ex, tune, seed, tune_batch) if tune else None
+        if tuner is not None:
+            progress(
+                f"grid: tuning each model with {tune} Optuna trials ({tune_batch} at a time) on the executor"
+            )
+        targets = plan_grid(data, models, horizons, n_splits=n_splits, seed=seed, params=params, tuner=tuner)
         records, cached = execute_jobs(targets, store, ex, force=force, on_progress=on_progress)
         for t in targets:
             oof = assemble_oof(t, store)
@@ -367,6 +374,7 @@ def run_grid(
         "jobs": job_totals(all_records, computed=len(records), cached=cached),
         "models": models_summary,
         "ensembles": ens_summary,
+        "tuning": {} if tuner is None else tuner.summary,
         "leaderboard": grid_leaderboard(data.run.root, models_summary, bool(ensembles)),
         "wall_seconds": round(time.perf_counter() - t0, 3),
     }
@@ -375,108 +383,3 @@ def run_grid(
         data.run.root / "grid" / "summary.json", json.dumps(doc, indent=2, sort_keys=True, default=str)
     )
     return summary
-
-
-def run_data_files(data: RunData) -> list[Path]:
-    root = data.run.root
-    return sorted(
-        [
-            *root.glob("data/*.parquet"),
-            *root.glob("features/*.parquet"),
-            *root.glob("labels/*.parquet"),
-            data.run.splits_path,
-        ]
-    )
-
-
-def run_recipes(
-    data: RunData,
-    recipes: Sequence[str],
-    horizons: Sequence[int],
-    *,
-    seed: int,
-    force: bool = False,
-    progress: Callable[[str], None] = lambda m: None,
-    executor: Executor | None = None,
-) -> dict[str, Any]:
-    """Train each ensemble recipe on each horizon with the existing ensemble training; skip unchanged ones."""
-    from dataclasses import asdict
-
-    from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
-    from mlfactory.training.recipes import load_recipe
-
-    store = JobStore(data.run.root)
-    inputs = FileHashes(data.run.root)(run_data_files(data))
-    out: dict[str, Any] = {}
-    for name in recipes:
-        rec = load_recipe(name)
-        for h in horizons:
-            spec = EnsembleSpec(
-                bases=tuple(rec.bases), meta_learner=rec.meta_learner, horizon=h,
-                params=tuple(rec.param_overrides()), n_splits=rec.n_splits, coverage=rec.coverage,
-                meta_features=rec.meta_features, guard=rec.guard, name=rec.name,
-            )  # fmt: skip
-            key = job_key({"kind": "ensemble", "spec": asdict(spec), "inputs": inputs, "seed": seed})
-            directory = data.run.ensemble_dir(spec.ensemble_id)
-            if not force and store.is_complete(key) and (directory / "metrics.json").is_file():
-                progress(f"grid: ensemble {spec.ensemble_id} unchanged (job {key[:12]}), kept")
-                out[spec.ensemble_id] = {**store.record(key), "cached": True}
-                continue
-            progress(f"grid: ensemble {spec.ensemble_id} ({', '.join(spec.bases)} → {spec.meta_learner})")
-            with PeakMemory() as mem:
-                metrics = train_ensemble(data.run.root, spec, seed=seed, progress=progress, executor=executor)
-            record = {
-                "ensemble": spec.ensemble_id, "recipe": rec.name, "horizon": h, "directory": str(directory),
-                "wall_seconds": round(mem.seconds, 3), "peak_rss_bytes": int(mem.peak_rss), "node": current_node(),
-                "kept": metrics["guard"]["kept"],
-                "test_log_loss": metrics["classification"]["test"]["model"]["log_loss"],
-            }  # fmt: skip
-            store.write(key, pl.DataFrame({"ensemble": [spec.ensemble_id]}), record)
-            out[spec.ensemble_id] = {**record, "key": key, "cached": False}
-    return out
-
-
-def _finite(v: Any) -> Any:
-    return None if isinstance(v, float) and not np.isfinite(v) else v
-
-
-def grid_leaderboard(root: Path, models: dict[str, Any], with_ensembles: bool) -> dict[str, Any]:
-    """Bases by OOF log loss per horizon (skill = prior − model), and the run's ensembles by test log loss."""
-    bases = sorted(
-        models.values(), key=lambda m: (m["horizon"], np.nan_to_num(m["oof_log_loss"], nan=np.inf))
-    )
-    rows = [
-        {
-            "kind": "model",
-            "name": f"{m['model']}_h{m['horizon']}",
-            "model": m["model"],
-            "horizon": m["horizon"],
-            "oof_log_loss": _finite(m["oof_log_loss"]),
-            "prior_log_loss": _finite(m["prior_log_loss"]),
-            "skill": _finite(m["prior_log_loss"] - m["oof_log_loss"]),
-            "coverage": m["coverage"],
-        }
-        for m in bases
-    ]
-    ensembles: list[dict[str, Any]] = []
-    if with_ensembles:
-        from mlfactory.evaluation.report import build_leaderboard
-
-        board = build_leaderboard(root, "log_loss", "test").to_json()
-        ensembles = [r for r in board["rows"] if r["kind"] == "ensemble"]
-    return {"bases": rows, "ensembles": ensembles, "ensemble_metric": "log_loss (test)"}
-
-
-def job_totals(records: Sequence[dict[str, Any]], *, computed: int, cached: int) -> dict[str, Any]:
-    """Counts, wall time and peak memory of the grid's jobs (from their records)."""
-    walls = [r["wall_seconds"] for r in records]
-    peaks = [r["peak_rss_bytes"] for r in records]
-    return {
-        "total": len(records),
-        "computed": computed,
-        "cached": cached,
-        "job_seconds_sum": round(float(sum(walls)), 3),
-        "job_seconds_max": round(float(max(walls, default=0.0)), 3),
-        "peak_rss_bytes_max": int(max(peaks, default=0)),
-        "nodes": sorted({r["node"] for r in records}),
-    }
