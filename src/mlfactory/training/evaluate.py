@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mlfactory.data.segments import bar_segments
 from mlfactory.evaluation import (
     backtest,
     classification_report,
@@ -17,9 +18,9 @@ from mlfactory.evaluation import (
     volatility_regimes,
 )
 from mlfactory.models.base import PROBA_COLUMNS
+from mlfactory.run_data import RunData
 from mlfactory.timeframes import tf_minutes
 from mlfactory.training.overfitting_stats import deflated_sharpe
-from mlfactory.training.run_data import RunData
 
 POSITION_RULE = "argmax"
 
@@ -63,6 +64,7 @@ def evaluate_split(
         data.instrument,
         holding="horizon",
         horizon=horizon,
+        bar_segment=bar_segments(bars)[window],  # no position across a contract roll
     )
     close = bars["close"].to_numpy()[window]
     regime = volatility_regimes(close, min(48, max(2, len(close) // 4))) if len(close) > 8 else None
@@ -92,3 +94,9 @@ def evaluate_split(
         }
     )
     return SplitEvaluation(cls_report, trading, signal, preds, equity_frame)
+
+
+def overfitting_block(test: SplitEvaluation) -> dict[str, Any]:
+    """``metrics.overfitting``: the test split's deflated Sharpe (headline ``dsr`` and its details)."""
+    dsr = test.trading["deflated_sharpe"]
+    return {"dsr": dsr.get("dsr"), "deflated_sharpe": dsr}

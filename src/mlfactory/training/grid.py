@@ -32,20 +32,14 @@ import polars as pl
 from mlfactory.errors import ConfigError, DataError
 from mlfactory.models.base import PROBA_COLUMNS, Dataset, Family, InputKind
 from mlfactory.models.config import ModelConfig
+from mlfactory.run_data import RunData
 from mlfactory.runtime.executor import Executor, make_executor
 from mlfactory.runtime.jobs import JobStore, array_digest, job_key
 from mlfactory.runtime.resources import JobResources, PeakMemory, current_node, job_resources
 from mlfactory.selection.step import FeatureSelector
-from mlfactory.splits import folds_to_json
-from mlfactory.training.cross_validate import (
-    Clock,
-    make_folds,
-    oof_log_loss,
-    params_per_model,
-    training_clock,
-)
+from mlfactory.training.configs import resolve_configs
+from mlfactory.training.cv_plan import CVPlan
 from mlfactory.training.grid_stages import (
-    INNER_VAL_FRAC,
     FileHashes,
     Tuner,
     grid_leaderboard,
@@ -59,11 +53,10 @@ from mlfactory.training.oof import (
     OofCoverage,
     OofResult,
     oof_frame,
+    oof_log_loss,
     plan_fold_jobs,
     write_oof,
 )
-from mlfactory.training.run_data import RunData
-from mlfactory.training.train import resolve_config
 
 METHOD = "purged"
 NOT_BASES = frozenset({Family.META, Family.ENSEMBLE})
@@ -90,7 +83,7 @@ class GridTarget:
     model: str
     horizon: int
     dataset: Dataset
-    clock: Clock
+    plan: CVPlan
     coverage: OofCoverage
     out_dir: Path
     jobs: list[GridJob] = field(default_factory=list)
@@ -171,37 +164,30 @@ def plan_grid(
 ) -> list[GridTarget]:
     """Folds per horizon (written to ``RUN/cv``), datasets and keyed jobs per (model, horizon).
 
-    ``tuner(cfg, dataset, folds, clock, horizon)`` (see ``Tuner``) may replace a model's config by
+    ``tuner(cfg, dataset, plan, horizon)`` (see ``Tuner``) may replace a model's config by
     its tuned one before the jobs are keyed.
     """
     hashes = FileHashes(data.run.root)
-    per_model = params_per_model(models, params)
-    embargo_ns = int(data.splits["embargo_ns"])
+    configs = resolve_configs(models, params)
     targets = []
     for h in horizons:
-        clock = training_clock(data, h)
-        folds = make_folds(clock, METHOD, n_splits, embargo_ns)
-        folds_doc = {"method": METHOD, "embargo_ns": embargo_ns, "folds": folds_to_json(folds, clock.ts)}
-        write_text_atomic(
-            data.run.root / "cv" / f"{METHOD}_k{n_splits}_h{h}.json", json.dumps(folds_doc, indent=2)
-        )
-        for name in models:
-            cfg = resolve_config(name, params=per_model[name])
-            md = build_model_data(data, cfg, h)
+        plan = CVPlan.for_run(data, h, method=METHOD, n_splits=n_splits)
+        plan.write(data.run.root / "cv")
+        for name, cfg in configs.items():
+            md = build_model_data(data, cfg, data.clock(h))
             dataset = md.dataset.subset(md.rows("train"))
             if tuner is not None:
-                cfg = tuner(cfg, dataset, folds, clock, h)
+                cfg = tuner(cfg, dataset, plan, h)
             selector = FeatureSelector.for_model(name, cfg.model_cls.family, seed)
             fold_jobs, coverage = plan_fold_jobs(
-                cfg.model_cls, cfg.params, dataset, folds, seed, INNER_VAL_FRAC,
-                t1=clock.t1, clock_ts=clock.ts, embargo_ns=embargo_ns, n_jobs=1, selector=selector,
-            )  # fmt: skip
+                cfg.model_cls, cfg.params, dataset, plan, seed, n_jobs=1, selector=selector
+            )
             if not fold_jobs:
                 raise DataError(
                     f"model {name!r} (h{h}) has too few training rows in every fold; drop it from --models "
                     "or use more data / a timeframe with a shorter warm-up"
                 )
-            target = GridTarget(name, h, dataset, clock, coverage, data.run.model_dir(name, h))
+            target = GridTarget(name, h, dataset, plan, coverage, data.run.model_dir(name, h))
             common = {
                 "kind": "oof-fold",
                 "model": name,
@@ -211,8 +197,8 @@ def plan_grid(
                 "seed": seed,
                 "method": METHOD,
                 "n_splits": n_splits,
-                "inner_val_frac": INNER_VAL_FRAC,
-                "embargo_ns": embargo_ns,
+                "inner_val_frac": plan.inner_val_frac,
+                "embargo_ns": plan.embargo_ns,
                 "selector": None if selector is None else selector.__dict__,
             }
             res = job_resources(cfg.model_cls.family.value, _nbytes(dataset))
@@ -354,13 +340,22 @@ def run_grid(
         records, cached = execute_jobs(targets, store, ex, force=force, on_progress=on_progress)
         for t in targets:
             oof = assemble_oof(t, store)
-            loss, prior = oof_log_loss(oof.frame, t.clock)
+            loss, prior = oof_log_loss(oof.frame, t.plan.clock)
             models_summary[f"{t.model}_h{t.horizon}"] = {
                 "model": t.model, "horizon": t.horizon, "oof_log_loss": loss, "prior_log_loss": prior,
                 "coverage": oof.coverage.fraction, "folds": len(t.jobs), "directory": str(t.out_dir),
             }  # fmt: skip
         ens_summary = (
-            run_recipes(data, ensembles, horizons, seed=seed, force=force, progress=progress, executor=ex)
+            run_recipes(
+                data,
+                ensembles,
+                horizons,
+                seed=seed,
+                force=force,
+                progress=progress,
+                executor=executor,
+                workers=workers,
+            )
             if ensembles
             else {}
         )

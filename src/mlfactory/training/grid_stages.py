@@ -12,13 +12,11 @@ import polars as pl
 
 from mlfactory.models.base import Dataset
 from mlfactory.models.config import ModelConfig
+from mlfactory.run_data import RunData
 from mlfactory.runtime.executor import Executor
 from mlfactory.runtime.jobs import JobStore, job_key
 from mlfactory.runtime.resources import PeakMemory, current_node
-from mlfactory.training.cross_validate import Clock
-from mlfactory.training.run_data import RunData
-
-INNER_VAL_FRAC = 0.15  # as `cv`, `train-ensemble` and the grid's OOF jobs
+from mlfactory.training.cv_plan import CVPlan
 
 
 class FileHashes:
@@ -50,17 +48,14 @@ class Tuner:
         self.data, self.executor, self.n_trials, self.seed, self.batch = data, executor, n_trials, seed, batch
         self.summary: dict[str, Any] = {}
 
-    def __call__(
-        self, cfg: ModelConfig, dataset: Dataset, folds: Sequence[Any], clock: Clock, h: int
-    ) -> ModelConfig:
+    def __call__(self, cfg: ModelConfig, dataset: Dataset, plan: CVPlan, h: int) -> ModelConfig:
         from mlfactory.models.config import apply_overrides
         from mlfactory.training.tuning import tune_parallel, write_best_params
 
         result = tune_parallel(
-            cfg.model_cls, cfg.params, dataset, folds, self.executor, n_trials=self.n_trials, seed=self.seed,
-            t1=clock.t1, storage=self.data.run.root / "tuning" / f"{cfg.model}_h{h}.journal", batch=self.batch,
-            search_space=cfg.search_space, inner_val_frac=INNER_VAL_FRAC, clock_ts=clock.ts,
-            embargo_ns=int(self.data.splits["embargo_ns"]),
+            cfg.model_cls, cfg.params, dataset, plan, self.executor, n_trials=self.n_trials, seed=self.seed,
+            storage=self.data.run.root / "tuning" / f"{cfg.model}_h{h}.journal", batch=self.batch,
+            search_space=cfg.search_space,
         )  # fmt: skip
         write_best_params(result, self.data.run.model_dir(cfg.model, h))
         states = result.trials["state"].to_list()
@@ -91,7 +86,8 @@ def run_recipes(
     seed: int,
     force: bool = False,
     progress: Callable[[str], None] = lambda m: None,
-    executor: Executor | None = None,
+    executor: str = "inprocess",
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Train each ensemble recipe on each horizon with the existing ensemble training; skip unchanged ones."""
     from dataclasses import asdict
@@ -118,12 +114,15 @@ def run_recipes(
                 continue
             progress(f"grid: ensemble {spec.ensemble_id} ({', '.join(spec.bases)} → {spec.meta_learner})")
             with PeakMemory() as mem:
-                metrics = train_ensemble(data.run.root, spec, seed=seed, progress=progress, executor=executor)
+                # inside the grid's executor: a Ray executor here reuses the grid's connection
+                result = train_ensemble(
+                    data.run.root, spec, seed=seed, executor=executor, workers=workers, progress=progress
+                )
             record = {
                 "ensemble": spec.ensemble_id, "recipe": rec.name, "horizon": h, "directory": str(directory),
                 "wall_seconds": round(mem.seconds, 3), "peak_rss_bytes": int(mem.peak_rss), "node": current_node(),
-                "kept": metrics["guard"]["kept"],
-                "test_log_loss": metrics["classification"]["test"]["model"]["log_loss"],
+                "kept": result.metrics.model_dump().get("guard", {}).get("kept"),
+                "test_log_loss": result.metrics.log_loss("test"),
             }  # fmt: skip
             store.write(key, pl.DataFrame({"ensemble": [spec.ensemble_id]}), record)
             out[spec.ensemble_id] = {**record, "key": key, "cached": False}

@@ -37,7 +37,7 @@ def run_trial_sharpes(run_root: Path, exclude: Path | None = None) -> list[float
         try:
             t = json.loads(path.read_text())["trading"]["test"]
             sr = float(t["strategy"]["sharpe"]) / np.sqrt(float(t["periods_per_year"]))
-        except (KeyError, ValueError, json.JSONDecodeError):
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError):
             continue
         if np.isfinite(sr):
             out.append(sr)

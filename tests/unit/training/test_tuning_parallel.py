@@ -10,6 +10,7 @@ from mlfactory.models.config import float_dim
 from mlfactory.models.registry import get_model_class
 from mlfactory.runtime.executor import InProcessExecutor, LocalProcessExecutor
 from mlfactory.splits import purged_kfold
+from mlfactory.training.cv_plan import CVPlan
 from mlfactory.training.tuning import journal_storage, tune_parallel
 
 EMBARGO = 2 * FIVE_MIN
@@ -19,14 +20,15 @@ SPACE = {"C": float_dim(1e-6, 1e3, log=True)}
 @pytest.fixture(scope="module")
 def problem():
     ds, t1 = planted_dataset(n=600)
-    return ds, t1, purged_kfold(ds.timestamps, t1, 3, EMBARGO)
+    folds = purged_kfold(ds.timestamps, t1, 3, EMBARGO)
+    return ds, CVPlan.from_folds(ds.timestamps, t1, folds, embargo_ns=EMBARGO, inner_val_frac=0.2)
 
 
 def _tune(problem, executor, storage, n_trials=8):
-    ds, t1, folds = problem
+    ds, plan = problem
     return tune_parallel(
-        get_model_class("logistic"), {}, ds, folds, executor, n_trials=n_trials, seed=3, t1=t1,
-        storage=storage, batch=2, search_space=SPACE, embargo_ns=EMBARGO, n_startup_trials=2,
+        get_model_class("logistic"), {}, ds, plan, executor, n_trials=n_trials, seed=3,
+        storage=storage, batch=2, search_space=SPACE, n_startup_trials=2,
     )  # fmt: skip
 
 

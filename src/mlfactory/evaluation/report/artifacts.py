@@ -18,8 +18,9 @@ import numpy as np
 import polars as pl
 
 from mlfactory.errors import ArtifactError, DataError
+from mlfactory.evaluation.metrics_schema import parse_metrics
 from mlfactory.evaluation.positions import check_probabilities
-from mlfactory.run_dir import RunDir
+from mlfactory.run_dir import RunDir, current_only
 
 PREDICTION_COLUMNS = ("timestamp", "label", "p_short", "p_neutral", "p_long")
 EQUITY_COLUMNS = ("timestamp", "equity_currency")
@@ -27,10 +28,6 @@ EQUITY_OPTIONAL = ("drawdown_currency", "buy_and_hold_equity")
 LABEL_COLUMNS = ("timestamp", "label")
 LABEL_OPTIONAL = ("barrier",)
 _HORIZON_FILE = re.compile(r"^h(\d+)$")
-HEADLINE_KEYS = {
-    "deflated_sharpe": ("dsr", "deflated_sharpe", "deflated_sharpe_ratio", "value"),
-    "pbo": ("pbo", "value"),
-}
 
 Kind = Literal["model", "ensemble"]
 
@@ -77,14 +74,11 @@ def dig(node: Any, *keys: str) -> Any:
 
 
 def overfitting_headline(metrics: dict[str, Any] | None, stat: str) -> float | None:
-    """The headline number of ``metrics["overfitting"][stat]`` (``deflated_sharpe`` or ``pbo``): the
-    entry itself when it is a number, else its first key among ``HEADLINE_KEYS[stat]``."""
-    node = dig(metrics, "overfitting", stat)
-    if isinstance(node, dict):
-        node = next((node[k] for k in HEADLINE_KEYS[stat] if k in node), None)
-    if isinstance(node, bool) or not isinstance(node, int | float):
+    """The deflated Sharpe (``deflated_sharpe``) or PBO (``pbo``) of a metrics record, ``None`` when absent."""
+    if metrics is None:
         return None
-    return float(node)
+    record = parse_metrics(metrics, "metrics.json")
+    return record.dsr if stat == "deflated_sharpe" else record.pbo
 
 
 def load_run(root: Path) -> RunArtifacts:
@@ -160,7 +154,7 @@ def _load_kind(directory: Path, kind: Kind) -> list[EvaluatedModel]:
     if not directory.is_dir():
         return []
     out = []
-    for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
+    for sub in current_only(directory.parent, sorted(p for p in directory.iterdir() if p.is_dir()))[0]:
         pred_path, eq_path = sub / "predictions_test.parquet", sub / "equity_test.parquet"
         out.append(
             EvaluatedModel(

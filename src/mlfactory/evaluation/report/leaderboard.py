@@ -16,6 +16,7 @@ import numpy as np
 
 from mlfactory.errors import ArtifactError, ConfigError
 from mlfactory.evaluation.report.artifacts import dig, load_metrics, overfitting_headline
+from mlfactory.run_dir import current_only
 
 Direction = Literal["lower", "higher"]
 SPLITS = ("test", "val")
@@ -124,7 +125,7 @@ def build_leaderboard(runs_dir: Path, metric: str = DEFAULT_METRIC, split: str =
             directory = run / sub
             if not directory.is_dir():
                 continue
-            for d in sorted(p for p in directory.iterdir() if p.is_dir()):
+            for d in current_only(run, sorted(p for p in directory.iterdir() if p.is_dir()))[0]:
                 metrics = load_metrics(d / "metrics.json")
                 if metrics is not None:
                     rows.append(_row(_relative(run, root), kind, d.name, metrics, metric, split))

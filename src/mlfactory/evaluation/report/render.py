@@ -10,6 +10,7 @@ import plotly.offline
 
 from mlfactory.evaluation.report.artifacts import RunArtifacts, load_run
 from mlfactory.evaluation.report.html import Section, page
+from mlfactory.evaluation.report.sections_backtest import backtest_section
 from mlfactory.evaluation.report.sections_models import (
     breakdown_section,
     calibration_section,
@@ -66,6 +67,7 @@ def render_report(run: RunArtifacts) -> Report:
         importance_section(run, next_id),
         ensembles_section(run, next_id),
         breakdown_section(run),
+        backtest_section(run, next_id),
         manifest_section(run),
     ]
     instrument = run.manifest.get("instrument") or {}

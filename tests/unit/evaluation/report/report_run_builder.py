@@ -36,6 +36,7 @@ from mlfactory.evaluation import (
     volatility_regimes,
 )
 from mlfactory.pipeline import run_pipeline
+from mlfactory.run_dir import current_generation, stamp_generation
 
 HORIZONS = (6, 12)
 FEATURES = ("r1", "r3", "r12", "vol12", "range", "hour_sin", "hour_cos")
@@ -72,6 +73,7 @@ def build_run(out: Path, seed: int = 0) -> Path:
     partial["metrics"].pop("feature_importance")
     (run / "models" / "logistic_h12").mkdir(parents=True)
     _write_json(run / "models" / "logistic_h12" / "metrics.json", partial["metrics"])  # metrics only
+    stamp_generation(run / "models" / "logistic_h12", current_generation(run))
     return run
 
 
@@ -189,6 +191,7 @@ class _Context:
         score = np.stack([b["oof"][oof_ok][:, 2] - b["oof"][oof_ok][:, 0] for b in bases])
         names = [f"{b['metrics']['model']}_h{self.h}" for b in bases]
         out["metrics"] |= {
+            "kind": "ensemble",
             "bases": names,
             "meta_learner": "logistic",
             "oof_correlation": {"names": names, "matrix": np.corrcoef(score).tolist()},
@@ -209,8 +212,8 @@ class _Context:
 
     def evaluate(self, name: str, family: str, proba: dict[str, np.ndarray]) -> dict[str, Any]:
         metrics: dict[str, Any] = {
-            "model": name, "horizon": self.h, "family": family, "timeframe": "5m", "feature_set": "lagged_returns",
-            "classification": {}, "trading": {},
+            "kind": "model", "model": name, "horizon": self.h, "family": family, "seed": 0, "timeframe": "5m",
+            "feature_set": "lagged_returns", "classification": {}, "trading": {},
         }  # fmt: skip
         results = {}
         for split, p in proba.items():
@@ -244,6 +247,7 @@ class _Context:
         )
         pbo = probability_of_backtest_overfitting(returns, n_partitions=8)
         return {
+            "dsr": dsr,
             "deflated_sharpe": {"dsr": dsr, "sr": mom["sr"], "n_trials": len(trials)},
             "pbo": {"pbo": pbo.pbo, "n_combinations": pbo.n_combinations, "prob_oos_loss": pbo.prob_oos_loss},
         }
@@ -251,6 +255,7 @@ class _Context:
     def write(self, kind: str, name: str, model: dict[str, Any]) -> None:
         d = self.run / kind / name
         d.mkdir(parents=True)
+        stamp_generation(d, current_generation(self.run))
         _write_json(d / "metrics.json", model["metrics"])
         test = self._mask("test")
         p = model["proba"]["test"]
