@@ -19,8 +19,8 @@ from typing import Any
 
 NEURAL_FAMILIES = frozenset({"neural", "cnn", "transformer", "mlp"})
 MiB = 1 << 20
-BASE_MEMORY = 256 * MiB  # interpreter, libraries and the model itself
-NEURAL_MEMORY = 768 * MiB  # a torch worker: framework, batches, optimiser state
+BASE_MEMORY = 512 * MiB  # a worker with its libraries and the fitted model
+NEURAL_MEMORY = 1280 * MiB  # torch, batches, optimiser state (largest job in the bench_scale trial: 1.2 GiB)
 DATA_FACTOR = 3  # the job's slice of the dataset, its copy for fitting, and the fitted model
 GPU_FRACTION = 0.25
 
