@@ -11,6 +11,7 @@ from rich.table import Table
 from mlfactory.cli.common import console, emit_json, progress, user_errors
 from mlfactory.cli.options_executor import ExecutorKind, RayAddress, Workers
 from mlfactory.errors import ConfigError
+from mlfactory.tracking import tracked
 
 
 def parse_horizons(spec: str) -> list[int]:
@@ -65,6 +66,7 @@ class JobsBar:
             self.bar.stop()
 
 
+@tracked("grid")
 @user_errors
 def grid(
     run: Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")],
