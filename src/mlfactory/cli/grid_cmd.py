@@ -66,8 +66,8 @@ class JobsBar:
             self.bar.stop()
 
 
-@tracked("grid")
 @user_errors
+@tracked("grid")
 def grid(
     run: Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")],
     models: Annotated[
