@@ -56,9 +56,11 @@ class RunContext:
     @classmethod
     def of(cls, run: Path) -> RunContext:
         root = Path(run).resolve()
+        from mlfactory.run_dir import RunDir
+
         return cls(
             root,
-            optional_json(root / "manifest.json") or {},
+            RunDir(root).read_manifest(),
             optional_json(root / "splits.json") or {},
         )
 

@@ -86,7 +86,13 @@ def open_store(uri: str, *, create: bool = True, hint: str = NO_TRACK_HINT) -> S
     db = sqlite_path(uri)
     if db is not None:
         check_sqlite_file(uri, db, create, hint)
+    import logging
+
     from mlflow.tracking import MlflowClient
+
+    # MLflow logs schema migrations at INFO on stderr; keep the command's stderr for its own progress
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     name = experiment_name()
     try:
