@@ -11,6 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
+from conftest import copy_dataset
 from mlfactory.cli import app
 from mlfactory.errors import ConfigError
 from mlfactory.models.registry import all_models
@@ -39,7 +40,7 @@ def job_files(run: Path) -> dict[str, tuple[int, bytes]]:
 
 @pytest.fixture
 def run(small_run: Path, tmp_path: Path) -> Path:
-    return shutil.copytree(small_run, tmp_path / "run")
+    return copy_dataset(small_run, tmp_path / "run")
 
 
 def test_grid_writes_oof_like_cv_records_jobs_and_reuses_them(run: Path, small_run: Path, tmp_path: Path):

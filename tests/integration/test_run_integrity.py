@@ -23,6 +23,7 @@ import polars as pl
 import pytest
 import yaml
 
+from conftest import copy_dataset
 from mlfactory.config import PipelineConfig
 from mlfactory.data.instruments import get_instrument
 from mlfactory.errors import ArtifactError
@@ -37,7 +38,7 @@ from mlfactory.training.train import train_model
 @pytest.fixture
 def run_copy(small_run: Path, tmp_path: Path) -> Path:
     """A private copy of the shared small run, free to damage."""
-    return Path(shutil.copytree(small_run, tmp_path / "runs" / "run"))
+    return copy_dataset(small_run, tmp_path / "runs" / "run")
 
 
 def _rerun(run: Path, **overrides: object) -> dict:
