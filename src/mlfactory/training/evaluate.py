@@ -16,6 +16,13 @@ from mlfactory.evaluation import (
     trading_report,
     volatility_regimes,
 )
+from mlfactory.evaluation.trials import (
+    decision_net_returns,
+    decision_trial,
+    deflated_sharpe_in_run,
+    read_trials,
+    record_trial,
+)
 from mlfactory.models.base import PROBA_COLUMNS
 from mlfactory.timeframes import tf_minutes
 from mlfactory.training.overfitting_stats import deflated_sharpe
@@ -44,8 +51,15 @@ def evaluate_split(
     *,
     rule: str = POSITION_RULE,
     other_trials: list[float] | None = None,
+    trial_id: str | None = None,
+    trial_kind: str = "model",
 ) -> SplitEvaluation:
-    """Metrics of ``proba`` at decision times ``ts``; the backtest holds each signal for the label horizon."""
+    """Metrics of ``proba`` at decision times ``ts``; the backtest holds each signal for the label horizon.
+
+    The deflated Sharpe is on per-decision returns net of costs. With ``trial_id`` this split is
+    recorded in the run's trial registry and deflated against every trial there; otherwise against
+    ``other_trials`` (per-decision net Sharpe ratios).
+    """
     cls_report = classification_report(y, proba, train_class_frequencies=train_class_frequencies)
     positions = positions_from_probabilities(proba, rule)  # type: ignore[arg-type]
     tf = data.decision_timeframe
@@ -68,7 +82,10 @@ def evaluate_split(
     regime = volatility_regimes(close, min(48, max(2, len(close) // 4))) if len(close) > 8 else None
     trading = trading_report(result, bar_minutes=tf_minutes(tf), regime=regime)
     trading["position_rule"] = rule
-    trading["deflated_sharpe"] = deflated_sharpe(result.returns, other_trials or [])
+    entry = bars["close"].to_numpy()[np.searchsorted(bar_ts, ts)]
+    trading["deflated_sharpe"] = _deflated_sharpe(
+        data, horizon, positions, ret, entry, other_trials or [], trial_id, trial_kind
+    )
     trading["holding"] = f"horizon ({horizon} bars of {tf})"
     signal = information_coefficient_report(ts, proba, ret)
     equity = result.equity_currency
@@ -92,3 +109,21 @@ def evaluate_split(
         }
     )
     return SplitEvaluation(cls_report, trading, signal, preds, equity_frame)
+
+
+def _deflated_sharpe(
+    data: RunData,
+    horizon: int,
+    positions: np.ndarray,
+    ret: np.ndarray,
+    entry: np.ndarray,
+    other_trials: list[float],
+    trial_id: str | None,
+    trial_kind: str,
+) -> dict[str, Any]:
+    """DSR of this split's per-decision net returns: recorded in the run's registry when ``trial_id`` is given."""
+    if trial_id is None:
+        return deflated_sharpe(decision_net_returns(positions, ret, entry, data.instrument), other_trials)
+    trial = decision_trial(trial_id, trial_kind, horizon, "test", positions, ret, entry, data.instrument)
+    record_trial(data.run.root, trial)
+    return deflated_sharpe_in_run(read_trials(data.run.root), trial_id)

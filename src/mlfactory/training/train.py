@@ -25,7 +25,7 @@ from mlfactory.run_dir import stable_hash
 from mlfactory.selection.step import FeatureSelector
 from mlfactory.training.evaluate import evaluate_split
 from mlfactory.training.model_data import ModelData, build_model_data
-from mlfactory.training.overfitting_stats import run_trial_sharpes
+from mlfactory.training.overfitting_stats import run_trial_sharpes, trial_id_of
 from mlfactory.training.run_data import RunData
 
 Progress = Callable[[str], None]
@@ -143,6 +143,7 @@ def fit_and_evaluate(
             md.ret[idx],
             freqs,
             other_trials=trials,
+            trial_id=trial_id_of(data.run.model_dir(cfg.model, horizon)) if split == "test" else None,
         )
     metrics = {
         "model": cfg.model,
