@@ -124,9 +124,19 @@ def format_sharpe(metrics: dict, digits: int = 2) -> str:
     sr = metrics.get("sharpe")
     if sr is None:
         return "n/a"
-    text = f"{sr:.{digits}f}"
+    text = _number(sr, digits)
     if metrics.get("sharpe_se") is not None:
-        text += f" ± {metrics['sharpe_se']:.{digits}f}"
+        text += f" ± {_number(metrics['sharpe_se'], digits)}"
     if metrics.get("sharpe_ci_low") is not None:
-        text += f" [{metrics['sharpe_ci_low']:.{digits}f}, {metrics['sharpe_ci_high']:.{digits}f}]"
+        text += (
+            f" [{_number(metrics['sharpe_ci_low'], digits)}, {_number(metrics['sharpe_ci_high'], digits)}]"
+        )
     return text
+
+
+def _number(x: float, digits: int) -> str:
+    if math.isnan(x):
+        return "n/a"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    return f"{x:.{digits}f}"

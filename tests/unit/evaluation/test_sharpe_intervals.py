@@ -149,3 +149,4 @@ def test_format_sharpe():
     assert format_sharpe(m) == "1.23 ± 0.45 [0.40, 2.10]"
     assert format_sharpe({"sharpe": 1.0}) == "1.00"
     assert format_sharpe({}) == "n/a"
+    assert format_sharpe({"sharpe": float("inf"), "sharpe_se": float("nan")}) == "∞ ± n/a"

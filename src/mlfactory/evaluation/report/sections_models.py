@@ -20,6 +20,7 @@ from mlfactory.evaluation.report.figures import (
     reliability_figure,
 )
 from mlfactory.evaluation.report.html import Section, heading, key_value_table, paragraph, table, unavailable
+from mlfactory.evaluation.sharpe_intervals import format_sharpe
 
 FigureId = Callable[[], str]
 SPLITS = ("val", "test")
@@ -33,8 +34,13 @@ CLASSIFICATION_COLUMNS = {
     "brier": "Brier",
 }
 TRADING_SERIES = {"strategy": "strategy", "buy_and_hold": "buy and hold", "always_flat": "always flat"}
+SHARPE_UNITS = (
+    "Sharpe: annualised, of per-bar returns on one contract's notional after costs, shown as "
+    "estimate ± standard error (Lo/Mertens, non-normal returns) [95 % moving-block bootstrap interval]. "
+    "P&L, costs and drawdowns in the contract's currency (points × point value), one contract."
+)
 TRADING_COLUMNS = {
-    "sharpe": "Sharpe",
+    "sharpe": "Sharpe ± SE [95 % CI]",
     "sortino": "Sortino",
     "annualised_return": "ann. return",
     "total_pnl_currency": "P&L (ccy)",
@@ -53,7 +59,7 @@ GROUP_COLUMNS = {
     "n_bars": "bars",
     "total_pnl_currency": "P&L (ccy)",
     "annualised_return": "ann. return",
-    "sharpe": "Sharpe",
+    "sharpe": "Sharpe ± SE",
     "sortino": "Sortino",
     "exposure": "exposure",
     "trade_count": "trades",
@@ -119,10 +125,17 @@ def _trading_table(m: EvaluatedModel) -> str:
             if isinstance(metrics, dict):
                 if key == "strategy":
                     hl.append(len(rows))
-                rows.append([split, name, *[metrics.get(k) for k in TRADING_COLUMNS]])
+                rows.append([split, name, *[_trading_cell(metrics, k) for k in TRADING_COLUMNS]])
     if not rows:
         return unavailable(f"trading metrics of {m.name}")
-    return table(["split", "series", *TRADING_COLUMNS.values()], rows, highlight=hl)
+    note = paragraph(SHARPE_UNITS, "meta")
+    return note + table(["split", "series", *TRADING_COLUMNS.values()], rows, highlight=hl)
+
+
+def _trading_cell(metrics: dict[str, Any], key: str) -> Any:
+    if key == "sharpe" and "sharpe_se" in metrics:
+        return format_sharpe(metrics)
+    return metrics.get(key)
 
 
 def _overfitting_table(m: EvaluatedModel) -> str:
@@ -142,6 +155,12 @@ def _group_order(groups: dict[str, Any]) -> list[str]:
     """Sessions in clock order, regimes low → high then warm-up, anything else after, alphabetically."""
     known = {g: i for i, g in enumerate((*SESSION_NAMES, *REGIME_NAMES, WARMUP_LABEL))}
     return sorted(groups, key=lambda g: (known.get(g, len(known)), g))
+
+
+def _group_cell(node: Any, key: str) -> Any:
+    if key == "sharpe" and isinstance(node, dict) and "sharpe_se" in node:
+        return format_sharpe(node)
+    return _get(node, key)
 
 
 def _get(node: Any, key: str) -> Any:
@@ -272,7 +291,9 @@ def breakdown_section(run: RunArtifacts) -> Section:
         for key, name in (("by_session", "by session (UTC hours)"), ("by_regime", "by volatility regime")):
             groups = m.section("trading", "test", key)
             if isinstance(groups, dict) and groups:
-                rows = [[g, *[_get(groups[g], k) for k in GROUP_COLUMNS]] for g in _group_order(groups)]
+                rows = [
+                    [g, *[_group_cell(groups[g], k) for k in GROUP_COLUMNS]] for g in _group_order(groups)
+                ]
                 parts += table([name, *GROUP_COLUMNS.values()], rows)
         if parts:
             body += heading(3, m.label) + parts

@@ -18,6 +18,7 @@ from mlfactory.evaluation.report import load_run, render_report, write_report
 from mlfactory.evaluation.report.figures import equity_figure
 from mlfactory.evaluation.report.html import fmt
 from mlfactory.evaluation.report.sections_models import confusion_matrix_of
+from mlfactory.evaluation.sharpe_intervals import format_sharpe
 
 SECTION_IDS = [
     "overview", "data", "labels", "metrics", "equity", "confusion", "calibration", "importance", "ensembles",
@@ -62,7 +63,11 @@ def test_overview_rows_show_the_stored_metrics(built_run: Path, report_html: str
         row = rows[name]
         assert row["log loss"] == fmt(m["classification"]["test"]["model"]["log_loss"])
         assert row["log loss (prior)"] == fmt(m["classification"]["test"]["prior"]["log_loss"])
-        assert row["Sharpe"] == fmt(m["trading"]["test"]["strategy"]["sharpe"])
+        strategy = m["trading"]["test"]["strategy"]
+        assert row["Sharpe ± SE [95 % CI]"] == format_sharpe(strategy)
+        assert (
+            " ± " in row["Sharpe ± SE [95 % CI]"] and strategy["sharpe_ci_low"] < strategy["sharpe_ci_high"]
+        )
         assert row["trades"] == fmt(m["trading"]["test"]["strategy"]["trade_count"])
         assert row["deflated Sharpe"] == fmt(m["overfitting"]["deflated_sharpe"]["dsr"])
         assert row["PBO"] == fmt(m["overfitting"]["pbo"]["pbo"])
@@ -135,7 +140,8 @@ def test_non_finite_metrics_render_as_na_and_infinity(run_copy: Callable[[str], 
     path.write_text(json.dumps(m, allow_nan=True))
     table = find_table(render_report(load_run(run)).html, "overview", "name")
     row = dict(zip(table[0], next(r for r in table if r[0] == "logistic_h6"), strict=True))
-    assert (row["log loss"], row["Sharpe"], row["Sharpe (buy & hold)"]) == ("n/a", "∞", "−∞")
+    assert row["log loss"] == "n/a"
+    assert row["Sharpe ± SE [95 % CI]"].startswith("∞ ± ") and row["Sharpe (buy & hold)"].startswith("−∞ ± ")
 
 
 def test_data_only_run_degrades_section_by_section(run_copy: Callable[[str], Path]) -> None:
