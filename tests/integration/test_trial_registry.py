@@ -45,3 +45,14 @@ def test_models_are_recorded_and_the_first_is_not_deflated(fresh_run: Path, tiny
     t = trials["models/lightgbm_h10"]
     assert t.n_obs == preds.height and t.sr == pytest.approx(r.mean() / r.std(ddof=1))
     assert np.isfinite(t.skew) and t.kurt >= 1.0
+
+
+def test_metrics_state_coverage_and_thin_evidence(fresh_run: Path, tiny_params) -> None:
+    out = train_model(fresh_run, "logistic", 10, params=tiny_params(all_models()["logistic"])).directory
+    test = json.loads((out / "metrics.json").read_text())["trading"]["test"]
+    labels = RunData(fresh_run).labels(10)
+    on_clock = labels.filter(pl.col("split") == "test").height
+    rows = pl.read_parquet(out / "predictions_test.parquet").height
+    assert test["coverage"] == {"rows_used": rows, "rows_on_clock": on_clock, "share": rows / on_clock}
+    assert 0 < test["trading_days"] < 20  # the small run's test split is a few days
+    assert any("short test period" in w for w in test["warnings"])

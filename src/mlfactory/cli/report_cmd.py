@@ -13,6 +13,7 @@ from rich.text import Text
 from mlfactory.cli.common import console, emit_json, user_errors
 from mlfactory.evaluation.report import DEFAULT_METRIC, METRIC_DIRECTIONS, build_leaderboard, write_report
 from mlfactory.evaluation.report.html import fmt
+from mlfactory.evaluation.report.leaderboard import group_key
 
 WIDE = 200
 Json = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
@@ -67,6 +68,8 @@ def leaderboard(
         f"({board.direction} is better)",
     )
     for rank, row in enumerate(board.rows, start=1):
+        if rank > 1 and group_key(row) != group_key(board.rows[rank - 2]):
+            table.add_section()  # a new (symbol, timeframe, horizon) group
         table.add_row(str(rank), *(Text(fmt(row[c])) for c in board.columns))
     # Off a terminal (logs, CI) rich would squash the table to 80 columns.
     out = console if console.is_terminal else Console(stderr=True, highlight=False, width=WIDE)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mlfactory.errors import DataError
 from mlfactory.evaluation import (
     backtest,
     classification_report,
@@ -16,6 +17,7 @@ from mlfactory.evaluation import (
     trading_report,
     volatility_regimes,
 )
+from mlfactory.evaluation.comparison import coverage, evidence_warnings, trading_days
 from mlfactory.evaluation.trials import (
     decision_net_returns,
     decision_trial,
@@ -87,6 +89,7 @@ def evaluate_split(
         data, horizon, positions, ret, entry, other_trials or [], trial_id, trial_kind
     )
     trading["holding"] = f"horizon ({horizon} bars of {tf})"
+    trading.update(_evidence(data, horizon, ts, result.bar_ts, trading["strategy"]["trade_count"]))
     signal = information_coefficient_report(ts, proba, ret)
     equity = result.equity_currency
     bh = np.cumsum(np.diff(close, prepend=close[0])) * data.instrument.point_value
@@ -127,3 +130,18 @@ def _deflated_sharpe(
     trial = decision_trial(trial_id, trial_kind, horizon, "test", positions, ret, entry, data.instrument)
     record_trial(data.run.root, trial)
     return deflated_sharpe_in_run(read_trials(data.run.root), trial_id)
+
+
+def _evidence(data: RunData, horizon: int, ts: np.ndarray, bar_ts: np.ndarray, trades: int) -> dict[str, Any]:
+    """Coverage of the split's decision clock, its trading days, and warnings about thin evidence."""
+    labels = data.labels(horizon)
+    label_ts = labels["timestamp"].dt.epoch("ns").to_numpy()
+    i = int(np.searchsorted(label_ts, ts[0]))
+    if i >= len(label_ts) or label_ts[i] != ts[0]:
+        raise DataError(
+            f"labels h{horizon}: decision {int(ts[0])} is not on the label clock; rerun the pipeline"
+        )
+    split = labels["split"][i]
+    cov = coverage(len(ts), labels.filter(pl.col("split") == split).height)
+    days = trading_days(bar_ts)
+    return {"coverage": cov, "trading_days": days, "warnings": evidence_warnings(cov["share"], days, trades)}

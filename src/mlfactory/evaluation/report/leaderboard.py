@@ -1,8 +1,12 @@
 """One table of every model and ensemble across the runs under a directory, sorted by a chosen metric.
 
-Each metric has a direction: ``lower`` is better for losses and drawdowns (log loss, Brier, max
-drawdown, PBO), ``higher`` for the rest. Rows whose metric is missing or NaN sort last; ties keep
-the order of (run, kind, name). Only ``metrics.json`` files are read, never predictions.
+Rows are grouped by (symbol, timeframe, horizon): models of different instruments, decision clocks
+or label horizons are not ranked against each other. Groups come in sorted order; within a group,
+each metric has a direction: ``lower`` is better for losses and drawdowns (log loss, Brier, max
+drawdown, PBO), ``higher`` for the rest. Rows whose metric is missing or NaN sort last in their
+group; ties keep the order of (run, kind, name). Each row shows the Sharpe with its standard error
+and bootstrap interval, the coverage of its split (rows used ÷ rows on the clock) and its
+thin-evidence warnings. Only ``manifest.json``, ``splits.json`` and ``metrics.json`` are read.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 
 from mlfactory.errors import ArtifactError, ConfigError
 from mlfactory.evaluation.report.artifacts import dig, load_metrics, overfitting_headline
+from mlfactory.evaluation.sharpe_intervals import format_sharpe
 
 Direction = Literal["lower", "higher"]
 SPLITS = ("test", "val")
@@ -51,7 +56,9 @@ SHOWN_METRICS = (
     "max_drawdown_currency",
     "deflated_sharpe",
 )
-TEXT_COLUMNS = ("run", "kind", "name", "horizon", "family", "timeframe")
+GROUP_COLUMNS = ("symbol", "timeframe", "horizon")
+TEXT_COLUMNS = (*GROUP_COLUMNS, "run", "kind", "name", "family")
+EXTRA_COLUMNS = ("sharpe_interval", "coverage", "warnings")
 
 
 @dataclass(frozen=True)
@@ -60,11 +67,13 @@ class Leaderboard:
     split: str
     direction: Direction
     runs: list[Path]
-    rows: list[dict[str, Any]]  # best first; keys: TEXT_COLUMNS, "value", then SHOWN_METRICS
+    rows: list[
+        dict[str, Any]
+    ]  # by group, best first; keys: TEXT_COLUMNS, "value", SHOWN_METRICS, EXTRA_COLUMNS
 
     @property
     def columns(self) -> list[str]:
-        return [*TEXT_COLUMNS, self.metric, *(m for m in SHOWN_METRICS if m != self.metric)]
+        return [*TEXT_COLUMNS, self.metric, *(m for m in SHOWN_METRICS if m != self.metric), *EXTRA_COLUMNS]
 
     def to_json(self) -> dict[str, Any]:
         """Strict JSON: NaN becomes null, ±inf the strings ``"inf"`` / ``"-inf"``."""
@@ -73,6 +82,7 @@ class Leaderboard:
             "split": self.split,
             "direction": self.direction,
             "runs": [str(r) for r in self.runs],
+            "group_by": list(GROUP_COLUMNS),
             "rows": [{k: _json_value(v) for k, v in row.items()} for row in self.rows],
         }
 
@@ -120,6 +130,7 @@ def build_leaderboard(runs_dir: Path, metric: str = DEFAULT_METRIC, split: str =
     runs = find_runs(root)
     rows = []
     for run in runs:
+        facts = run_facts(run)
         for kind, sub in (("model", "models"), ("ensemble", "ensembles")):
             directory = run / sub
             if not directory.is_dir():
@@ -127,32 +138,60 @@ def build_leaderboard(runs_dir: Path, metric: str = DEFAULT_METRIC, split: str =
             for d in sorted(p for p in directory.iterdir() if p.is_dir()):
                 metrics = load_metrics(d / "metrics.json")
                 if metrics is not None:
-                    rows.append(_row(_relative(run, root), kind, d.name, metrics, metric, split))
+                    rows.append(_row(_relative(run, root), kind, d.name, metrics, metric, split, facts))
     direction = METRIC_DIRECTIONS[metric]
     return Leaderboard(metric, split, direction, runs, sort_rows(rows, direction))
 
 
 def sort_rows(rows: list[dict[str, Any]], direction: Direction) -> list[dict[str, Any]]:
-    """Best ``value`` first; missing/NaN last; stable for ties."""
+    """By group (``group_key``), then best ``value`` first; missing/NaN last; stable for ties."""
     values = np.array([np.nan if r["value"] is None else r["value"] for r in rows], dtype=np.float64)
     key = values if direction == "lower" else -values
-    order = np.lexsort((key, np.isnan(values)))  # lexsort is stable: ties keep the input order
+    groups = sorted({group_key(r) for r in rows})
+    group_rank = np.array([groups.index(group_key(r)) for r in rows], dtype=np.int64)
+    order = np.lexsort((key, np.isnan(values), group_rank))  # lexsort is stable: ties keep the input order
     return [rows[i] for i in order]
 
 
-def _row(run: str, kind: str, name: str, metrics: dict[str, Any], metric: str, split: str) -> dict[str, Any]:
+def group_key(row: dict[str, Any]) -> tuple[str, str, int]:
+    """(symbol, timeframe, horizon) with missing parts sorting last."""
+    horizon = row.get("horizon")
+    return (
+        str(row.get("symbol") or "~"),
+        str(row.get("timeframe") or "~"),
+        int(horizon) if isinstance(horizon, int) else 10**9,
+    )
+
+
+def run_facts(run: Path) -> dict[str, Any]:
+    """The symbol (manifest) and decision timeframe (splits.json, else the ladder's base) of a run."""
+    manifest = load_metrics(run / "manifest.json") or {}
+    splits = load_metrics(run / "splits.json") or {}
+    timeframe = splits.get("decision_timeframe") or dig(manifest, "config", "ladder", "base_timeframe")
+    return {"symbol": manifest.get("symbol"), "timeframe": timeframe}
+
+
+def _row(
+    run: str, kind: str, name: str, metrics: dict[str, Any], metric: str, split: str, facts: dict[str, Any]
+) -> dict[str, Any]:
     row: dict[str, Any] = {
+        "symbol": facts.get("symbol"),
+        "timeframe": facts.get("timeframe") or metrics.get("timeframe"),
+        "horizon": metrics.get("horizon"),
         "run": run,
         "kind": kind,
         "name": name,
-        "horizon": metrics.get("horizon"),
         "family": metrics.get("family") or metrics.get("meta_learner"),
-        "timeframe": metrics.get("timeframe"),
         "value": metric_value(metrics, metric, split),
     }
     for m in SHOWN_METRICS:
         row[m] = row["value"] if m == metric else metric_value(metrics, m, split)
     row[metric] = row["value"]
+    strategy = dig(metrics, "trading", split, "strategy")
+    row["sharpe_interval"] = format_sharpe(strategy) if isinstance(strategy, dict) else None
+    row["coverage"] = dig(metrics, "trading", split, "coverage", "share")
+    warnings = dig(metrics, "trading", split, "warnings")
+    row["warnings"] = "; ".join(warnings) if isinstance(warnings, list) else None
     return row
 
 
