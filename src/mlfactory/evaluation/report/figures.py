@@ -262,6 +262,29 @@ def importance_figure(importance: Mapping[str, float], title: str, top_n: int = 
     return fig
 
 
+def path_sharpe_figure(sharpes: np.ndarray, title: str) -> go.Figure:
+    """Histogram of CPCV path Sharpes with the median and the 5 % / 95 % quantiles marked."""
+    s = np.asarray(sharpes, dtype=np.float64)
+    fig = go.Figure(
+        go.Histogram(x=s, nbinsx=max(5, min(40, s.size // 2)), marker_color="#2f6fb2", name="paths")
+    )
+    for q, dash in ((0.05, "dot"), (0.5, "solid"), (0.95, "dot")):
+        fig.add_vline(
+            x=float(np.quantile(s, q)), line={"color": "#d64545", "dash": dash}, annotation_text=f"q{q:.0%}"
+        )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}},
+        template=TEMPLATE,
+        width=520,
+        height=320,
+        margin={"t": 40, "b": 40},
+        xaxis={"title": "Sharpe per decision, net of costs"},
+        yaxis={"title": "paths"},
+        showlegend=False,
+    )
+    return fig
+
+
 def correlation_figure(names: Sequence[str], matrix: Sequence[Sequence[float]], title: str) -> go.Figure:
     m = np.asarray(matrix, dtype=np.float64)
     if m.shape != (len(names), len(names)):

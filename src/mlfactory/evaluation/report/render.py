@@ -10,6 +10,7 @@ import plotly.offline
 
 from mlfactory.evaluation.report.artifacts import RunArtifacts, load_run
 from mlfactory.evaluation.report.html import Section, page
+from mlfactory.evaluation.report.sections_cv import cross_validation_section
 from mlfactory.evaluation.report.sections_models import (
     breakdown_section,
     calibration_section,
@@ -65,6 +66,7 @@ def render_report(run: RunArtifacts) -> Report:
         calibration_section(run, next_id),
         importance_section(run, next_id),
         ensembles_section(run, next_id),
+        cross_validation_section(run, next_id),
         breakdown_section(run),
         manifest_section(run),
     ]

@@ -21,7 +21,7 @@ from mlfactory.evaluation.report.sections_models import confusion_matrix_of
 from mlfactory.evaluation.sharpe_intervals import format_sharpe
 
 SECTION_IDS = [
-    "overview", "data", "labels", "metrics", "equity", "confusion", "calibration", "importance", "ensembles",
+    "overview", "data", "labels", "metrics", "equity", "confusion", "calibration", "importance", "ensembles", "cv",
     "breakdown", "manifest",
 ]  # fmt: skip
 NA = "not available in this run"
@@ -45,7 +45,9 @@ def test_plotly_is_embedded_once_and_nothing_is_fetched(report_html: str) -> Non
     assert report_html.count(js) == 1
     rest = report_html.replace(js, "")
     assert "<script src" not in rest and "<link" not in rest and "cdn.plot.ly" not in rest
-    assert rest.count("Plotly.newPlot(") == 9  # labels, equity, 4 confusion, calibration, importance, OOF
+    assert (
+        rest.count("Plotly.newPlot(") == 10
+    )  # labels, equity, 4 confusion, calibration, importance, OOF, CPCV
 
 
 def test_report_is_deterministic(built_run: Path, tmp_path: Path) -> None:
@@ -178,3 +180,23 @@ def test_missing_pieces_of_one_model_are_reported_not_fatal(run_copy: Callable[[
     assert f"of stack_h6: {NA}" in body["ensembles"]  # the guard
     assert body["confusion"].count("Plotly.newPlot(") == 4  # dirichlet from its predictions still
     assert "stack_h6 (ensemble)" not in [t.name for t in equity_figure(loaded.models).data]
+
+
+def test_cv_section_shows_folds_and_cpcv_path_sharpes(built_run: Path, report_html: str) -> None:
+    from mlfactory.data.instruments import Instrument
+    from mlfactory.evaluation.cv_statistics import cpcv_path_sharpes, fold_metrics, path_sharpe_summary
+    from mlfactory.evaluation.report.sections_cv import decision_outcomes
+
+    tables = tables_by_section(report_html)["cv"]
+    oof = pl.read_parquet(built_run / "models" / "logistic_h6" / "oof.parquet")
+    outcomes = decision_outcomes(built_run, 6)
+    instrument = Instrument.model_validate(
+        json.loads((built_run / "manifest.json").read_text())["instrument"]
+    )
+    folds = fold_metrics(oof, outcomes, instrument)
+    fold_table = next(t for t in tables if t[0][0] == "fold" and len(t) == 1 + len(folds))
+    assert len(folds) == 15 and fold_table[1][2] == fmt(folds[0]["log_loss"])
+    summary = path_sharpe_summary(cpcv_path_sharpes(oof, outcomes, 6, instrument))
+    kv = {row[0]: row[1] for t in tables for row in t if len(row) == 2}
+    assert kv["n_paths"] == "5" and kv["q50"] == fmt(summary["q50"])
+    assert "PBO of stack_h6" in kv
