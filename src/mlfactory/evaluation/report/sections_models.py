@@ -89,7 +89,24 @@ def _model_metrics(m: EvaluatedModel) -> str:
         facts.append("bases " + ", ".join(str(b) for b in m.metrics["bases"]))
     if facts:
         out += paragraph(" · ".join(facts), "meta")
+    out += _evidence(m)
     out += _classification_table(m) + _per_class_table(m) + _trading_table(m) + _overfitting_table(m)
+    return out
+
+
+def _evidence(m: EvaluatedModel) -> str:
+    """Coverage of the test clock, trading days, and the thin-evidence warnings stored with the metrics."""
+    cov = m.section("trading", "test", "coverage")
+    out = ""
+    if isinstance(cov, dict) and cov.get("rows_on_clock"):
+        out += paragraph(
+            f"test coverage: {cov['rows_used']:,} of {cov['rows_on_clock']:,} decisions on the clock "
+            f"({cov['share']:.0%}) · {m.section('trading', 'test', 'trading_days')} trading days",
+            "meta",
+        )
+    warnings = m.section("trading", "test", "warnings")
+    if isinstance(warnings, list) and warnings:
+        out += paragraph("⚠ " + "; ".join(str(w) for w in warnings), "warn")
     return out
 
 

@@ -60,7 +60,7 @@ def overview_section(run: RunArtifacts) -> Section:
             [
                 "name", "kind", "horizon", "family", "timeframe", "log loss", "log loss (prior)",
                 "balanced acc.", "macro F1", "Sharpe ± SE [95 % CI]", "Sharpe (buy & hold)", "max DD (ccy)", "trades",
-                "deflated Sharpe", "PBO",
+                "deflated Sharpe", "PBO", "coverage",
             ],
             rows,
         )  # fmt: skip
@@ -88,6 +88,7 @@ def _glance_row(x: EvaluatedModel) -> list[Any]:
         x.section(*trd, "strategy", "trade_count"),
         overfitting_display(x.metrics, "deflated_sharpe"),
         overfitting_headline(x.metrics, "pbo"),
+        x.section(*trd, "coverage", "share"),
     ]
 
 

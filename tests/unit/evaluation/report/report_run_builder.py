@@ -35,6 +35,7 @@ from mlfactory.evaluation import (
     trading_report,
     volatility_regimes,
 )
+from mlfactory.evaluation.comparison import coverage, evidence_warnings, trading_days
 from mlfactory.pipeline import run_pipeline
 from mlfactory.splits import combinatorial_purged_cv, folds_to_json
 
@@ -235,6 +236,13 @@ class _Context:
             )
             regime = volatility_regimes(result.bar_close, 24)
             metrics["trading"][split] = trading_report(result, regime=regime)
+            cov, days = coverage(int(mask.sum()), int(mask.sum())), trading_days(result.bar_ts)
+            trades = metrics["trading"][split]["strategy"]["trade_count"]
+            metrics["trading"][split] |= {
+                "coverage": cov,
+                "trading_days": days,
+                "warnings": evidence_warnings(cov["share"], days, trades),
+            }
             results[split] = result
         return {"metrics": metrics, "proba": proba, "results": results}
 

@@ -200,3 +200,12 @@ def test_cv_section_shows_folds_and_cpcv_path_sharpes(built_run: Path, report_ht
     kv = {row[0]: row[1] for t in tables for row in t if len(row) == 2}
     assert kv["n_paths"] == "5" and kv["q50"] == fmt(summary["q50"])
     assert "PBO of stack_h6" in kv
+
+
+def test_metrics_show_coverage_and_thin_evidence_warnings(built_run: Path, report_html: str) -> None:
+    m = json.loads((built_run / "models" / "logistic_h6" / "metrics.json").read_text())["trading"]["test"]
+    assert m["trading_days"] < 20 and m["warnings"]  # the quick demo sample is a few days long
+    assert "short test period" in report_html and 'class="warn"' in report_html
+    assert f"{m['coverage']['rows_used']:,} of {m['coverage']['rows_on_clock']:,} decisions" in report_html
+    overview = find_table(report_html, "overview", "name")
+    assert "coverage" in overview[0]
