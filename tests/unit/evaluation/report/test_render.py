@@ -21,7 +21,7 @@ from mlfactory.evaluation.report.sections_models import confusion_matrix_of
 from mlfactory.evaluation.sharpe_intervals import format_sharpe
 
 SECTION_IDS = [
-    "overview", "data", "labels", "metrics", "equity", "confusion", "calibration", "importance", "ensembles", "cv",
+    "overview", "data", "labels", "metrics", "equity", "confusion", "calibration", "importance", "ensembles", "same_rows", "cv",
     "breakdown", "manifest",
 ]  # fmt: skip
 NA = "not available in this run"
@@ -209,3 +209,24 @@ def test_metrics_show_coverage_and_thin_evidence_warnings(built_run: Path, repor
     assert f"{m['coverage']['rows_used']:,} of {m['coverage']['rows_on_clock']:,} decisions" in report_html
     overview = find_table(report_html, "overview", "name")
     assert "coverage" in overview[0]
+
+
+def test_same_rows_comparison_scores_every_model_on_the_shared_decisions(
+    built_run: Path, report_html: str
+) -> None:
+    from sklearn.metrics import log_loss
+
+    t = find_table(report_html, "same_rows", "name")
+    rows = {r[0]: dict(zip(t[0], r, strict=True)) for r in t[1:]}
+    assert set(rows) == {"dirichlet_h6", "logistic_h6", "stack_h6"}
+    preds = {n: pl.read_parquet(built_run / k / n / "predictions_test.parquet") for k, n in
+             (("models", "dirichlet_h6"), ("models", "logistic_h6"), ("ensembles", "stack_h6"))}  # fmt: skip
+    shared = set.intersection(*(set(p["timestamp"].to_list()) for p in preds.values()))
+    for name, p in preds.items():
+        assert rows[name]["rows used"] == fmt(len(shared)) and rows[name]["own rows"] == fmt(p.height)
+        sub = p.filter(pl.col("timestamp").is_in(list(shared))).sort("timestamp")
+        want = log_loss(
+            sub["label"], sub.select("p_short", "p_neutral", "p_long").to_numpy(), labels=[-1, 0, 1]
+        )
+        assert rows[name]["log loss"] == fmt(want)
+    assert rows["stack_h6"]["Sharpe / decision (net)"] != "—"
