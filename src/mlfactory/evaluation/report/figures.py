@@ -243,14 +243,20 @@ def reliability_figure(models: Sequence[EvaluatedModel], n_bins: int = 10) -> go
     return fig
 
 
-def importance_figure(importance: Mapping[str, float], title: str, top_n: int = 20) -> go.Figure:
-    """The ``top_n`` features by absolute importance, largest on top (non-finite values dropped)."""
+def importance_figure(
+    importance: Mapping[str, float], title: str, top_n: int = 20, *, errors: Mapping[str, float] | None = None
+) -> go.Figure:
+    """The ``top_n`` features by absolute importance, largest on top (non-finite values dropped);
+    ``errors`` (standard errors by name) draw as error bars."""
     names = np.array(list(importance), dtype=object)
     values = np.array([float(v) for v in importance.values()], dtype=np.float64)
     finite = np.isfinite(values)
     names, values = names[finite], values[finite]
     order = np.argsort(-np.abs(values), kind="stable")[:top_n][::-1]
-    fig = go.Figure(go.Bar(x=values[order], y=names[order].tolist(), orientation="h", marker_color="#2f6fb2"))
+    bar = go.Bar(x=values[order], y=names[order].tolist(), orientation="h", marker_color="#2f6fb2")
+    if errors is not None:
+        bar.error_x = {"type": "data", "array": [float(errors.get(n, 0.0)) for n in names[order]]}
+    fig = go.Figure(bar)
     fig.update_layout(
         title={"text": title, "font": {"size": 13}},
         template=TEMPLATE,

@@ -8,7 +8,8 @@ from typing import Any
 
 from mlfactory.evaluation.breakdowns import REGIME_NAMES, SESSION_NAMES, WARMUP_LABEL
 from mlfactory.evaluation.classification_metrics import classification_metrics
-from mlfactory.evaluation.report.artifacts import EvaluatedModel, RunArtifacts
+from mlfactory.evaluation.feature_importance import IMPORTANCE_FILE
+from mlfactory.evaluation.report.artifacts import EvaluatedModel, RunArtifacts, load_metrics
 from mlfactory.evaluation.report.figures import (
     MIN_BIN_ROWS,
     PROBA_COLUMNS,
@@ -242,13 +243,39 @@ def importance_section(run: RunArtifacts, next_id: FigureId) -> Section:
     title = "Feature importance"
     figures = []
     for m in run.models:
-        imp = m.section("feature_importance")
-        if isinstance(imp, dict) and imp:
-            fig = importance_figure(imp, f"{m.label}: top 20")
+        for values, errors, caption in _importance_panels(m):
+            fig = importance_figure(values, f"{m.label}: {caption}", errors=errors)
             figures.append(figure_html(fig, next_id(), toolbar=False))
     if not figures:
         return Section("importance", title, unavailable("feature importance"), False)
-    return Section("importance", title, _grid(figures), True)
+    note = paragraph(
+        "MDI: the tree model's own impurity/gain share (in-sample). MDA: increase in validation log loss "
+        "when the feature (or a correlation cluster of features, jointly) is shuffled; bars ± standard error.",
+        "meta",
+    )
+    return Section("importance", title, note + _grid(figures), True)
+
+
+def _importance_panels(m: EvaluatedModel) -> list[tuple[dict[str, float], dict[str, float] | None, str]]:
+    """(values, errors, caption) per chart: importance.json when the model has one, else metrics.json's."""
+    stored = load_metrics(m.path / IMPORTANCE_FILE)
+    if stored is None:
+        imp = m.section("feature_importance")
+        return [(imp, None, "top 20")] if isinstance(imp, dict) and imp else []
+    panels = []
+    for key, caption in (
+        ("mda", "MDA (validation), top 20"),
+        ("clustered_mda", "clustered MDA (validation)"),
+    ):
+        node = stored.get(key)
+        if isinstance(node, dict) and node:
+            panels.append(
+                ({k: v["mean"] for k, v in node.items()}, {k: v["se"] for k, v in node.items()}, caption)
+            )
+    for key, caption in (("mdi", "MDI (trees), top 20"), ("clustered_mdi", "clustered MDI (trees)")):
+        if isinstance(stored.get(key), dict) and stored[key]:
+            panels.append((stored[key], None, caption))
+    return panels
 
 
 def ensembles_section(run: RunArtifacts, next_id: FigureId) -> Section:

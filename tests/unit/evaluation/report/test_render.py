@@ -230,3 +230,26 @@ def test_same_rows_comparison_scores_every_model_on_the_shared_decisions(
         )
         assert rows[name]["log loss"] == fmt(want)
     assert rows["stack_h6"]["Sharpe / decision (net)"] != "—"
+
+
+def test_importance_json_gives_mdi_mda_and_clustered_panels(run_copy: Callable[[str], Path]) -> None:
+    from mlfactory.adapters.views import TabularView
+    from mlfactory.evaluation.feature_importance import model_feature_importance, write_importance
+    from mlfactory.models.base import Dataset, make_params
+    from mlfactory.models.registry import all_models
+
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=400)
+    x = np.column_stack([s, s + 0.05 * rng.normal(size=400), rng.normal(size=400)]).astype(np.float32)
+    y = np.where(s > 0.4, 1, np.where(s < -0.4, -1, 0)).astype(np.int8)
+    view = TabularView(x, np.arange(400, dtype=np.int64), ("a", "a_copy", "noise"))
+    cls = all_models()["random_forest"]
+    model = cls(make_params(cls, {"n_estimators": 10}), seed=0, n_jobs=1).fit(Dataset(view, y), None)
+    run = run_copy("run")
+    write_importance(
+        run / "models" / "dirichlet_h6", model_feature_importance(model, view, y, list(view.feature_names))
+    )
+    body = next(s for s in render_report(load_run(run)).sections if s.id == "importance").body
+    for caption in ("MDA (validation)", "clustered MDA (validation)", "MDI (trees)", "clustered MDI (trees)"):
+        assert f"dirichlet_h6: {caption}" in body
+    assert '"error_x"' in body
