@@ -57,33 +57,44 @@ def bootstrap_block_length(n_obs: int, horizon: int | None) -> int:
     return int(min(n_obs, max(horizon or 1, math.ceil(n_obs ** (1.0 / 3.0)))))
 
 
-def moving_block_indices(
-    n_obs: int, block_length: int, n_resamples: int, rng: np.random.Generator
-) -> np.ndarray:
-    """``n_resamples × n_obs`` row indices of moving-block bootstrap series."""
-    n_blocks = -(-n_obs // block_length)
-    starts = rng.integers(0, n_obs - block_length + 1, size=(n_resamples, n_blocks))
-    idx = starts[:, :, None] + np.arange(block_length)
-    return idx.reshape(n_resamples, n_blocks * block_length)[:, :n_obs]
-
-
 def block_bootstrap_sharpes(
     returns: np.ndarray, block_length: int, *, n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
 ) -> np.ndarray:
-    """Per-period Sharpe of each moving-block bootstrap resample of ``returns`` (0 for a constant one)."""
+    """Per-period Sharpe of each moving-block bootstrap resample of ``returns`` (0 for a constant one).
+
+    Each resample's sum and sum of squares are added up from per-block sums (prefix sums of the
+    centred returns), so the cost is one term per block, not per return.
+    """
     r = np.asarray(returns, dtype=np.float64)
     if r.ndim != 1 or r.shape[0] < 2 or not np.isfinite(r).all():
         raise DataError(f"returns: need a 1-D array of at least 2 finite returns, got shape {r.shape}")
-    if not 1 <= block_length <= r.shape[0]:
-        raise DataError(f"block_length: must be between 1 and {r.shape[0]}, got {block_length}")
+    t = r.shape[0]
+    if not 1 <= block_length <= t:
+        raise DataError(f"block_length: must be between 1 and {t}, got {block_length}")
     rng = np.random.default_rng(seed)
-    chunk = max(1, _MAX_CELLS // r.shape[0])
+    n_blocks = -(-t // block_length)
+    last = t - (n_blocks - 1) * block_length  # the last block is cut to fit T
+    centre = r.mean()
+    c = r - centre
+    s1 = np.concatenate(([0.0], np.cumsum(c)))
+    s2 = np.concatenate(([0.0], np.cumsum(c * c)))
+    n_starts = t - block_length + 1
+    full = (
+        s1[block_length : block_length + n_starts] - s1[:n_starts],
+        s2[block_length : block_length + n_starts] - s2[:n_starts],
+    )
+    tail = (s1[last : last + n_starts] - s1[:n_starts], s2[last : last + n_starts] - s2[:n_starts])
+    tol = 1e-6 * np.sqrt(s2[-1] / t + centre**2)  # below this a resample is constant up to rounding
     out = []
+    chunk = max(1, _MAX_CELLS // n_blocks)
     for lo in range(0, n_resamples, chunk):
-        x = r[moving_block_indices(r.shape[0], block_length, min(chunk, n_resamples - lo), rng)]
-        mean, std = x.mean(axis=1), x.std(axis=1, ddof=1)
+        starts = rng.integers(0, n_starts, size=(min(chunk, n_resamples - lo), n_blocks))
+        sum1 = full[0][starts[:, :-1]].sum(axis=1) + tail[0][starts[:, -1]]
+        sum2 = full[1][starts[:, :-1]].sum(axis=1) + tail[1][starts[:, -1]]
+        mean_c = sum1 / t
+        std = np.sqrt(np.maximum(sum2 - t * mean_c**2, 0.0) / (t - 1))
         with np.errstate(divide="ignore", invalid="ignore"):
-            out.append(np.where(std > 0, mean / std, 0.0))
+            out.append(np.where(std > tol, (mean_c + centre) / std, 0.0))
     return np.concatenate(out)
 
 
