@@ -42,9 +42,13 @@ def device_params(device: str | None, models: list[str], prefixed: bool = False)
 
 
 def _headline(metrics: dict, split: str) -> dict:
+    from mlfactory.evaluation.sharpe_intervals import format_sharpe
+
     m = metrics["classification"][split]
     t = metrics["trading"][split]["strategy"]
     return {
+        "sharpe_interval": format_sharpe(t),
+        "warnings": metrics["trading"][split].get("warnings", []),
         "log_loss": m["model"]["log_loss"],
         "prior_log_loss": m["prior"]["log_loss"],
         "balanced_accuracy": m["model"]["balanced_accuracy"],
@@ -97,7 +101,7 @@ def train(
         "log loss",
         "prior log loss",
         "bal. acc.",
-        "sharpe",
+        "sharpe ± SE [95% CI]",
         "P&L",
         "trades",
         title=f"{model} h{horizon}",
@@ -106,9 +110,11 @@ def train(
         h = summary[split]
         table.add_row(
             split, f"{h['log_loss']:.4f}", f"{h['prior_log_loss']:.4f}", f"{h['balanced_accuracy']:.3f}",
-            f"{h['sharpe']:.2f}", f"{h['total_pnl_currency']:,.0f}", str(h["trades"]),
+            h["sharpe_interval"], f"{h['total_pnl_currency']:,.0f}", str(h["trades"]),
         )  # fmt: skip
     console.print(table)
+    for w in summary["test"]["warnings"]:
+        console.print(f"[yellow]warning (test):[/] {w}")
     console.print(f"model written to {result.directory}")
 
 
