@@ -118,6 +118,26 @@ def record_trial(run_root: Path, trial: Trial) -> None:
             os.close(fd)
 
 
+def record_decision_trial(
+    run_root: Path,
+    trial_id: str,
+    kind: str,
+    horizon: int,
+    split: str,
+    positions_or_proba: np.ndarray,
+    label_returns: np.ndarray,
+    entry_prices: np.ndarray,
+    instrument: Instrument,
+) -> Trial:
+    """``decision_trial`` then ``record_trial``: the one call for a model, tuning trial, ensemble
+    candidate or walk-forward variant (e.g. ``<ensemble>/candidate-weighted_average``)."""
+    trial = decision_trial(
+        trial_id, kind, horizon, split, positions_or_proba, label_returns, entry_prices, instrument
+    )
+    record_trial(run_root, trial)
+    return trial
+
+
 def read_trials(run_root: Path) -> dict[str, Trial]:
     """Every trial of the run by id (a later record of the same id wins); empty when none was recorded."""
     path = Path(run_root) / TRIALS_FILE

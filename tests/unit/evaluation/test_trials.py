@@ -19,6 +19,7 @@ from mlfactory.evaluation.trials import (
     decision_trial,
     deflated_sharpe_in_run,
     read_trials,
+    record_decision_trial,
     record_trial,
 )
 
@@ -119,3 +120,13 @@ def test_dsr_counts_every_trial_whatever_the_order(tmp_path):
 def test_unknown_trial_is_an_error(tmp_path):
     with pytest.raises(ArtifactError, match="record it first"):
         deflated_sharpe_in_run({}, "models/x")
+
+
+def test_record_decision_trial_is_decision_trial_recorded(tmp_path, instrument):
+    rng = np.random.default_rng(1)
+    proba, ret, entry = rng.dirichlet(np.ones(3), size=50), rng.normal(0, 0.002, 50), np.full(50, 3500.0)
+    t = record_decision_trial(
+        tmp_path, "ensembles/e/candidate-meta", "ensemble_candidate", 6, "test", proba, ret, entry, instrument
+    )
+    assert read_trials(tmp_path) == {t.trial_id: t}
+    assert t == decision_trial(t.trial_id, "ensemble_candidate", 6, "test", proba, ret, entry, instrument)
