@@ -111,12 +111,16 @@ def load_run(root: Path) -> RunArtifacts:
 def redeflate(m: EvaluatedModel, trials: dict[str, Trial]) -> None:
     """Replace a model's training-time deflated Sharpe by the one against every trial now in the
     registry, so every model is deflated by the same count whatever the training order."""
-    trial_id = f"{m.path.parent.name}/{m.name}"
-    if m.metrics is None or trial_id not in trials:
+    redeflate_metrics(m.metrics, f"{m.path.parent.name}/{m.name}", trials)
+
+
+def redeflate_metrics(metrics: dict[str, Any] | None, trial_id: str, trials: dict[str, Trial]) -> None:
+    """``redeflate`` on a metrics dict whose registry id is ``trial_id`` (no change when not registered)."""
+    if metrics is None or trial_id not in trials:
         return
     dsr = deflated_sharpe_in_run(trials, trial_id)
-    m.metrics.setdefault("overfitting", {}).update({"dsr": dsr["dsr"], "deflated_sharpe": dsr})
-    test = dig(m.metrics, "trading", "test")
+    metrics.setdefault("overfitting", {}).update({"dsr": dsr["dsr"], "deflated_sharpe": dsr})
+    test = dig(metrics, "trading", "test")
     if isinstance(test, dict):
         test["deflated_sharpe"] = dsr
 

@@ -4,9 +4,10 @@ Rows are grouped by (symbol, timeframe, horizon): models of different instrument
 or label horizons are not ranked against each other. Groups come in sorted order; within a group,
 each metric has a direction: ``lower`` is better for losses and drawdowns (log loss, Brier, max
 drawdown, PBO), ``higher`` for the rest. Rows whose metric is missing or NaN sort last in their
-group; ties keep the order of (run, kind, name). Each row shows the Sharpe with its standard error
+group; ties keep the order of (run, kind, name). The deflated Sharpe of a model in the run's trial registry is
+recomputed against every trial recorded there. Each row shows the Sharpe with its standard error
 and bootstrap interval, the coverage of its split (rows used ÷ rows on the clock) and its
-thin-evidence warnings. Only ``manifest.json``, ``splits.json`` and ``metrics.json`` are read.
+thin-evidence warnings. Only ``manifest.json``, ``splits.json``, ``trials.jsonl`` and ``metrics.json`` are read.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any, Literal
 import numpy as np
 
 from mlfactory.errors import ArtifactError, ConfigError
-from mlfactory.evaluation.report.artifacts import dig, load_metrics, overfitting_headline
+from mlfactory.evaluation.report.artifacts import dig, load_metrics, overfitting_headline, redeflate_metrics
 from mlfactory.evaluation.sharpe_intervals import format_sharpe
+from mlfactory.evaluation.trials import read_trials
 
 Direction = Literal["lower", "higher"]
 SPLITS = ("test", "val")
@@ -131,12 +133,14 @@ def build_leaderboard(runs_dir: Path, metric: str = DEFAULT_METRIC, split: str =
     rows = []
     for run in runs:
         facts = run_facts(run)
+        trials = read_trials(run)
         for kind, sub in (("model", "models"), ("ensemble", "ensembles")):
             directory = run / sub
             if not directory.is_dir():
                 continue
             for d in sorted(p for p in directory.iterdir() if p.is_dir()):
                 metrics = load_metrics(d / "metrics.json")
+                redeflate_metrics(metrics, f"{sub}/{d.name}", trials)
                 if metrics is not None:
                     rows.append(_row(_relative(run, root), kind, d.name, metrics, metric, split, facts))
     direction = METRIC_DIRECTIONS[metric]

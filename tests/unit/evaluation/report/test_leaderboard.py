@@ -142,3 +142,23 @@ def test_errors_name_the_problem(runs_dir: Path, tmp_path: Path) -> None:
 def test_a_run_directory_itself_is_accepted(built_run: Path) -> None:
     board = build_leaderboard(built_run)
     assert board.runs == [built_run] and {r["run"] for r in board.rows} == {built_run.name}
+
+
+def test_deflated_sharpe_is_reread_from_the_trial_registry(runs_dir: Path) -> None:
+    from mlfactory.evaluation.trials import Trial, record_trial
+
+    run = runs_dir / "a"
+    record_trial(run, Trial("models/logistic_h6", "model", 6, "test", 0.08, 0.0, 3.0, 400))
+    row = next(
+        r
+        for r in build_leaderboard(runs_dir, "deflated_sharpe").rows
+        if r["run"] == "a" and r["name"] == "logistic_h6"
+    )
+    assert row["deflated_sharpe"] is None  # the only trial: nothing to deflate against
+    record_trial(run, Trial("models/dirichlet_h6", "model", 6, "test", 0.01, 0.0, 3.0, 400))
+    row = next(
+        r
+        for r in build_leaderboard(runs_dir, "deflated_sharpe").rows
+        if r["run"] == "a" and r["name"] == "logistic_h6"
+    )
+    assert 0.0 < row["deflated_sharpe"] < 1.0
