@@ -54,6 +54,11 @@ def cross_validation_section(run: RunArtifacts, next_id: FigureId) -> Section:
         if m.kind != "model" or not oof_path.is_file() or match is None:
             continue
         oof = read_parquet(oof_path, OOF_COLUMNS).drop_nans().drop_nulls()  # rows a fold did not predict
+        if oof.height == 0:
+            body += heading(3, m.label) + unavailable(
+                f"out-of-fold predictions of {m.name} (oof.parquet is empty)"
+            )
+            continue
         cv = _cv_file(run.root, int(match.group(1)), int(oof["fold"].max()) + 1)
         outcomes = decision_outcomes(run.root, int(match.group(1)))
         body += heading(3, f"{m.label}: {cv['method'] if cv else 'unknown method'}")
