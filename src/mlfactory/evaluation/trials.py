@@ -67,6 +67,18 @@ def decision_sides(positions_or_proba: np.ndarray) -> np.ndarray:
     raise DataError(f"positions_or_proba: expected 1-D positions or n × 3 probabilities, got shape {x.shape}")
 
 
+def entry_prices(decision_ts: np.ndarray, bar_ts: np.ndarray, bar_close: np.ndarray) -> np.ndarray:
+    """The close of each decision's own bar (int64 ns timestamps; every decision must be on the bar clock)."""
+    ts, dts = np.asarray(bar_ts, dtype=np.int64), np.asarray(decision_ts, dtype=np.int64)
+    i = np.searchsorted(ts, dts)
+    off = (i >= ts.shape[0]) | (ts[np.minimum(i, ts.shape[0] - 1)] != dts)
+    if off.any():
+        raise DataError(
+            f"decision_ts: {int(off.sum())} decision(s) not on the bar clock (first {int(dts[off][0])})"
+        )
+    return np.asarray(bar_close, dtype=np.float64)[i]
+
+
 def decision_net_returns(
     positions_or_proba: np.ndarray,
     label_returns: np.ndarray,

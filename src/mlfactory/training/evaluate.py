@@ -22,6 +22,7 @@ from mlfactory.evaluation.trials import (
     decision_net_returns,
     decision_trial,
     deflated_sharpe_in_run,
+    entry_prices,
     read_trials,
     record_trial,
 )
@@ -84,7 +85,7 @@ def evaluate_split(
     regime = volatility_regimes(close, min(48, max(2, len(close) // 4))) if len(close) > 8 else None
     trading = trading_report(result, bar_minutes=tf_minutes(tf), regime=regime)
     trading["position_rule"] = rule
-    entry = bars["close"].to_numpy()[np.searchsorted(bar_ts, ts)]
+    entry = entry_prices(ts, bar_ts, bars["close"].to_numpy())
     trading["deflated_sharpe"] = _deflated_sharpe(
         data, horizon, positions, ret, entry, other_trials or [], trial_id, trial_kind
     )

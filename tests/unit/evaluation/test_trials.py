@@ -18,6 +18,7 @@ from mlfactory.evaluation.trials import (
     decision_sides,
     decision_trial,
     deflated_sharpe_in_run,
+    entry_prices,
     read_trials,
     record_decision_trial,
     record_trial,
@@ -130,3 +131,11 @@ def test_record_decision_trial_is_decision_trial_recorded(tmp_path, instrument):
     )
     assert read_trials(tmp_path) == {t.trial_id: t}
     assert t == decision_trial(t.trial_id, "ensemble_candidate", 6, "test", proba, ret, entry, instrument)
+
+
+def test_entry_prices_are_the_decision_bars_close():
+    bar_ts = np.array([10, 20, 30, 40], dtype=np.int64)
+    close = np.array([1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(entry_prices(np.array([20, 40]), bar_ts, close), [2.0, 4.0])
+    with pytest.raises(DataError, match="not on the bar clock"):
+        entry_prices(np.array([25]), bar_ts, close)

@@ -233,7 +233,7 @@ def reliability_figure(models: Sequence[EvaluatedModel], n_bins: int = 10) -> go
             mean_p, freq, count = mean_p[enough], freq[enough], count[enough]
             fig.add_scatter(
                 x=mean_p, y=freq, customdata=count, mode="lines+markers", name=m.label, legendgroup=m.name,
-                showlegend=col == 1, marker={"color": _color(i)}, line={"color": _color(i)},
+                showlegend=col == 1, marker={"color": _color(i)}, line={"color": _color(i), "dash": _DASHES[i % len(_DASHES)]},
                 hovertemplate="predicted %{x:.2f}, observed %{y:.2f} (%{customdata:,} rows)<extra></extra>",
                 row=1, col=col,
             )  # fmt: skip
