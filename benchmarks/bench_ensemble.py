@@ -43,7 +43,7 @@ def _run(data: str, out: str, epochs: int, folds: int, horizon: int) -> dict:
     )
     spec = EnsembleSpec(tuple(recipe.bases), recipe.meta_learner, horizon, params, folds, name="standard")
     t = time.perf_counter()
-    metrics = train_ensemble(Path(out), spec)
+    metrics = train_ensemble(Path(out), spec).metrics.model_dump()
     return {
         "pipeline": pipeline_s,
         "ensemble": time.perf_counter() - t,

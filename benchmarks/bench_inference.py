@@ -31,8 +31,9 @@ def main() -> None:
     from mlfactory.config import load_pipeline_config
     from mlfactory.data.instruments import get_instrument
     from mlfactory.pipeline import load_and_validate, run_pipeline
+    from mlfactory.serving.bundle import load_bundle
+    from mlfactory.serving.inference import predict_bars
     from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
-    from mlfactory.training.inference import load_bundle, predict_bars
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=REAL)
@@ -45,10 +46,10 @@ def main() -> None:
         spec = EnsembleSpec(
             ("catboost", "tcn", "patchtst"), "logistic", 10, TINY, 3, name="standard", guard=False
         )
-        metrics = train_ensemble(Path(tmp) / "run", spec)
+        result = train_ensemble(Path(tmp) / "run", spec)
         t = time.perf_counter()
-        bundle = load_bundle(Path(metrics["directory"]))
-        print(f"bundle {metrics['ensemble']}: loaded in {time.perf_counter() - t:.2f} s (once)")
+        bundle = load_bundle(result.directory)
+        print(f"bundle {result.metrics.model}: loaded in {time.perf_counter() - t:.2f} s (once)")
         bars, _ = load_and_validate(args.data, inst, cfg)
         bars = bars.drop("row")
         full, _ = predict_bars(bundle, bars)

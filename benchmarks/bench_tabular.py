@@ -23,6 +23,7 @@ from mlfactory.models.config import load_model_config
 from mlfactory.models.registry import all_models, get_model_class
 from mlfactory.runtime.executor import make_executor
 from mlfactory.splits import purged_kfold
+from mlfactory.training.cv_plan import CVPlan
 from mlfactory.training.oof import generate_oof
 from mlfactory.training.tuning import cv_log_loss
 
@@ -100,18 +101,8 @@ def main() -> None:
             model.predict_proba(test.x)
             pred_s = time.perf_counter() - t
             t = time.perf_counter()
-            result = generate_oof(
-                cls,
-                params,
-                ds,
-                folds,
-                executor,
-                args.seed,
-                0.2,
-                t1=t1,
-                embargo_ns=2 * FIVE_MIN,
-                n_jobs=args.n_jobs,
-            )
+            plan = CVPlan.from_folds(ds.timestamps, t1, folds, embargo_ns=2 * FIVE_MIN, inner_val_frac=0.2)
+            result = generate_oof(cls, params, ds, plan, executor, args.seed, n_jobs=args.n_jobs)
             oof_s = time.perf_counter() - t
             settings = _settings(name, params, model)
             ll = cv_log_loss(result.frame, ds)

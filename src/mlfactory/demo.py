@@ -10,12 +10,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlfactory.config import load_pipeline_config
 from mlfactory.data.instruments import get_instrument
 from mlfactory.data.synthetic import generate_bars
 from mlfactory.pipeline import run_pipeline
+
+if TYPE_CHECKING:
+    from mlfactory.evaluation.metrics_schema import MetricsRecord
 
 DEMO_SEED = 7
 HORIZON = 10
@@ -84,7 +87,7 @@ def run_demo(
         bases=ENSEMBLE_BASES, meta_learner="logistic", horizon=HORIZON, params=_ensemble_params(size),
         n_splits=size.folds, name="standard",
     )  # fmt: skip
-    ens = train_ensemble(run, spec, progress=progress)
+    ens = train_ensemble(run, spec, progress=progress).metrics
     progress("report: writing report.html")
     report = write_report(run)
     return {
@@ -98,18 +101,18 @@ def run_demo(
             _line("tcn", neu.metrics),
             _line("ensemble standard", ens),
         ],
-        "guard": ens["guard"],
-        "ensemble_overfitting": ens["overfitting"],
+        "guard": ens.guard,  # type: ignore[attr-defined]
+        "ensemble_overfitting": ens.overfitting.model_dump(),
     }
 
 
-def _line(name: str, m: dict[str, Any]) -> dict[str, Any]:
-    strategy = m["trading"]["test"]["strategy"]
+def _line(name: str, m: MetricsRecord) -> dict[str, Any]:
+    head = m.headline("test")
     return {
         "model": name,
-        "test_log_loss": m["classification"]["test"]["model"]["log_loss"],
-        "prior_log_loss": m["classification"]["test"]["prior"]["log_loss"],
-        "test_sharpe": strategy["sharpe"],
-        "test_pnl_currency": strategy["total_pnl_currency"],
-        "deflated_sharpe": m["overfitting"]["dsr"],
+        "test_log_loss": head["log_loss"],
+        "prior_log_loss": head["prior_log_loss"],
+        "test_sharpe": head["sharpe"],
+        "test_pnl_currency": head["total_pnl_currency"],
+        "deflated_sharpe": m.dsr,
     }

@@ -10,15 +10,17 @@ import polars as pl
 import pytest
 from sklearn.metrics import log_loss
 
+from mlfactory.adapters.stacking import stack_predictions
 from mlfactory.adapters.views import TabularView, WindowView
 from mlfactory.models.base import CLASSES, PROBA_COLUMNS, Dataset
 from mlfactory.models.registry import get_model_class
 from mlfactory.runtime.executor import InProcessExecutor
+from mlfactory.serving.bundle import GUARD_CANDIDATES, load_bundle
+from mlfactory.serving.inference import predict_bars, predict_bundle
 from mlfactory.splits import purged_kfold
+from mlfactory.training.cv_plan import CVPlan
 from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
-from mlfactory.training.inference import predict_bundle
 from mlfactory.training.oof import generate_oof
-from mlfactory.training.stacking import stack_predictions
 
 NEURAL = ("epochs=1", "seq_len=8", "batch_size=128", "patience=1", "progress=false")
 
@@ -34,7 +36,8 @@ def stacked(small_run: Path) -> dict:
         n_splits=3,
         guard=False,
     )
-    return train_ensemble(small_run, spec)
+    result = train_ensemble(small_run, spec)
+    return result.metrics.model_dump() | {"directory": str(result.directory)}
 
 
 def test_stacking_with_a_sequence_base_and_a_tabular_meta_learner_trains(stacked: dict) -> None:
@@ -115,7 +118,8 @@ def test_ensemble_of_complementary_bases_beats_each_base() -> None:
     for name, (view, params) in bases.items():
         cls = get_model_class(name)
         ds = Dataset(view, y)
-        oof = generate_oof(cls, params, ds.subset(train), folds, InProcessExecutor(), 0, 0.15, t1=t1[train])
+        plan = CVPlan.from_folds(ts[train], t1[train], folds)
+        oof = generate_oof(cls, params, ds.subset(train), plan, InProcessExecutor(), 0)
         oofs[name] = oof.frame
         model = cls(params, seed=0).fit(ds.subset(train[:2000]), ds.subset(train[2100:]))
         p = model.predict_proba(view.subset(test))
@@ -153,7 +157,6 @@ def test_live_prediction_from_bars_up_to_t_equals_the_batch_prediction_at_t(
     """End-to-end causality: feeding only the bars closed by t (as a live system would) reproduces the
     ensemble's prediction at t computed from the whole file."""
     from mlfactory.pipeline import load_and_validate
-    from mlfactory.training.inference import load_bundle, predict_bars
 
     bundle = load_bundle(Path(stacked["directory"]))
     manifest = json.loads((small_run / "manifest.json").read_text())
@@ -170,3 +173,46 @@ def test_live_prediction_from_bars_up_to_t_equals_the_batch_prediction_at_t(
         )
         checked += 1
     assert checked == 2
+
+
+@pytest.mark.parametrize("keep", GUARD_CANDIDATES)
+def test_training_equals_inference_for_every_guard_outcome(
+    small_run: Path, keep: str, tmp_path: Path
+) -> None:
+    """Whatever the guard keeps, `predict` on the run's bars reproduces the ensemble's test predictions."""
+    spec = EnsembleSpec(
+        bases=("random_forest", "svm"),
+        meta_learner="logistic",
+        horizon=10,
+        params=("random_forest.n_estimators=10", "svm.n_components=32"),
+        n_splits=3,
+        keep=keep,
+        name=f"parity_{keep}",
+    )
+    result = train_ensemble(small_run, spec)
+    assert result.metrics.guard["kept"] == keep and result.metrics.guard["forced"]
+    bundle = json.loads((result.directory / "ensemble.json").read_text())
+    assert bundle["combiner"]["candidate"] == keep
+    manifest = json.loads((small_run / "manifest.json").read_text())
+    out = tmp_path / "preds.parquet"
+    summary = predict_bundle(result.directory, Path(manifest["input"]["path"]), out)
+    assert summary["kept"] == keep
+    test = pl.read_parquet(result.directory / "predictions_test.parquet")
+    joined = test.join(pl.read_parquet(out), on="timestamp", how="left", suffix="_inf")
+    assert joined.height == test.height and joined["p_long_inf"].null_count() == 0
+    for c in PROBA_COLUMNS:
+        np.testing.assert_allclose(joined[c].to_numpy(), joined[f"{c}_inf"].to_numpy(), rtol=0, atol=1e-9)
+
+
+def test_a_bundle_path_outside_the_bundle_is_refused(small_run: Path, stacked: dict, tmp_path: Path) -> None:
+    import shutil
+
+    from mlfactory.errors import ArtifactError
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(stacked["directory"], copy)
+    spec = json.loads((copy / "ensemble.json").read_text())
+    spec["combiner"]["directory"] = "../../elsewhere"
+    (copy / "ensemble.json").write_text(json.dumps(spec))
+    with pytest.raises(ArtifactError, match="outside the bundle"):
+        load_bundle(copy)

@@ -2,7 +2,7 @@
 
 Invariants 1–3 of DESIGN.md at the pipeline level: perturbing the input after a time t leaves every
 artifact stamped at or before t unchanged (features, ladder bars, labels whose window closed by t),
-every fitted statistic (fracdiff d, scalers, barrier multipliers, training weights) comes from
+every fitted statistic (fracdiff d, barrier multipliers, training weights) comes from
 training rows only, and no training label window reaches into validation or test.
 """
 
@@ -81,7 +81,7 @@ def test_features_and_ladder_before_the_cut_do_not_see_later_bars(base_and_pertu
 
 def test_fitted_statistics_come_from_training_rows_only(base_and_perturbed):
     a, b, _ = base_and_perturbed
-    for rel in ("features/fitted_state.json", "scalers/5m.json", "scalers/15m.json", "labels/barriers.json"):
+    for rel in ("features/fitted_state.json", "labels/barriers.json"):
         assert (a / rel).read_text() == (b / rel).read_text(), (
             f"{rel} depends on bars after the training period"
         )
@@ -166,7 +166,7 @@ def test_rerun_is_cached_and_deterministic(tmp_path: Path):
     again = _run(path, tmp_path / "r1")
     assert set(again.cached_stages) == {"data", "ladder", "features", "labels"}
     other = _run(path, tmp_path / "r2")
-    for rel in ("features/5m.parquet", "labels/h10.parquet", "splits.json", "scalers/5m.json"):
+    for rel in ("features/5m.parquet", "labels/h10.parquet", "splits.json"):
         assert (first.run.root / rel).read_bytes() == (other.run.root / rel).read_bytes(), rel
     changed = _run(path, tmp_path / "r1", labels={"horizons": [5, 10]})
     assert "labels" not in changed.cached_stages and "features" in changed.cached_stages

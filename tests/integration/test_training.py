@@ -15,10 +15,11 @@ import pytest
 
 from mlfactory.models.base import Family
 from mlfactory.models.registry import all_models
+from mlfactory.run_data import RunData
+from mlfactory.training.configs import resolve_config
 from mlfactory.training.cross_validate import run_cv
 from mlfactory.training.model_data import build_model_data
-from mlfactory.training.run_data import RunData
-from mlfactory.training.train import resolve_config, train_model
+from mlfactory.training.train import train_model
 
 BASE_MODELS = sorted(n for n, c in all_models().items() if c.family not in (Family.META, Family.ENSEMBLE))
 
@@ -44,7 +45,7 @@ def test_every_registered_base_model_trains_on_a_real_run(small_run: Path, name:
     loaded = cls.load(out / "model")
     data = RunData(small_run)
     cfg = resolve_config(name, params=tiny_params(cls))
-    md = build_model_data(data, cfg, 10)
+    md = build_model_data(data, cfg, data.clock(10))
     routing = json.loads((out / "routing.json").read_text())
     cols = np.array([md.feature_names.index(f) for f in routing["features"]])
     idx = md.rows("test")
@@ -56,9 +57,11 @@ def test_every_registered_base_model_trains_on_a_real_run(small_run: Path, name:
 
 def test_models_with_different_routing_receive_different_matrices(small_run: Path) -> None:
     data = RunData(small_run)
-    a = build_model_data(data, resolve_config("lightgbm"), 10)  # 15m + MTF indicators
-    b = build_model_data(data, resolve_config("logistic"), 10)  # 1h single-TF
-    c = build_model_data(data, resolve_config("lightgbm", timeframe="5m", feature_set="engineered"), 10)
+    a = build_model_data(data, resolve_config("lightgbm"), data.clock(10))  # 15m + MTF indicators
+    b = build_model_data(data, resolve_config("logistic"), data.clock(10))  # 1h single-TF
+    c = build_model_data(
+        data, resolve_config("lightgbm", timeframe="5m", feature_set="engineered"), data.clock(10)
+    )
     assert a.feature_names != b.feature_names != c.feature_names
     assert any("__" in n for n in a.feature_names) and not any("__" in n for n in b.feature_names)
     assert a.dataset.x.x.shape[1] != b.dataset.x.x.shape[1]
@@ -73,7 +76,7 @@ def test_models_with_different_routing_receive_different_matrices(small_run: Pat
 
 def test_a_coarser_base_only_sees_bars_closed_by_the_decision_time(small_run: Path) -> None:
     data = RunData(small_run)
-    md = build_model_data(data, resolve_config("lightgbm"), 10)
+    md = build_model_data(data, resolve_config("lightgbm"), data.clock(10))
     frame = data.features("15m")
     f_ts = frame["timestamp"].dt.epoch("ns").to_numpy()
     col = md.feature_names.index("rsi_14")
@@ -90,7 +93,7 @@ def test_a_coarser_base_only_sees_bars_closed_by_the_decision_time(small_run: Pa
 def test_sequence_windows_end_at_or_before_the_decision_time(small_run: Path) -> None:
     data = RunData(small_run)
     cfg = resolve_config("tcn", params=["seq_len=8"])
-    md = build_model_data(data, cfg, 10)
+    md = build_model_data(data, cfg, data.clock(10))
     view = md.dataset.x
     assert view.ndim == 3
     row_ts = data.features("5m")["timestamp"].dt.epoch("ns").to_numpy()

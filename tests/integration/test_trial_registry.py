@@ -12,7 +12,7 @@ import pytest
 
 from mlfactory.evaluation.trials import TRIALS_FILE, decision_net_returns, read_trials
 from mlfactory.models.registry import all_models
-from mlfactory.training.run_data import RunData
+from mlfactory.run_data import RunData
 from mlfactory.training.train import train_model
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from mlfactory.cli.backtest_cmd import backtest
 from mlfactory.cli.data_cmd import data_app
 from mlfactory.cli.demo_cmd import demo
 from mlfactory.cli.ensemble_cmd import train_ensemble
@@ -12,6 +13,7 @@ from mlfactory.cli.models_cmd import models
 from mlfactory.cli.pipeline_cmd import pipeline_app
 from mlfactory.cli.predict_cmd import predict
 from mlfactory.cli.report_cmd import leaderboard, report
+from mlfactory.cli.stitch_cmd import stitch
 from mlfactory.cli.train_cmd import cv, train
 
 app = typer.Typer(
@@ -22,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_app, name="data")
+data_app.command("stitch")(stitch)
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(features_app, name="features")
 app.command("models")(models)
@@ -32,3 +35,4 @@ app.command("train-ensemble")(train_ensemble)
 app.command("report")(report)
 app.command("leaderboard")(leaderboard)
 app.command("predict")(predict)
+app.command("backtest")(backtest)

@@ -51,3 +51,27 @@ def parse_key_values(items: list[str] | None, option: str) -> dict[str, str]:
 
 def progress(msg: str) -> None:
     console.print(f"[dim]›[/] {msg}")
+
+
+def device_params(device: str | None, models: list[str], prefixed: bool = False) -> list[str]:
+    """``--device`` as ``device=...`` overrides for the models that have a device parameter."""
+    if device is None:
+        return []
+    from mlfactory.models.registry import get_model_class
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"--device {device!r}: use auto, cpu or cuda")
+    takers = [m for m in models if "device" in get_model_class(m).Params.model_fields]
+    return [f"{m}.device={device}" if prefixed else f"device={device}" for m in takers]
+
+
+def fmt_number(value: Any, spec: str) -> str:
+    """``format(value, spec)``, or "—" when the value is missing or not finite."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value != value
+        or abs(value) == float("inf")
+    ):
+        return "—"
+    return format(value, spec)

@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import console, emit_json, progress, user_errors
-from mlfactory.cli.train_cmd import device_params
+from mlfactory.cli.common import console, device_params, emit_json, fmt_number, progress, user_errors
 from mlfactory.errors import ConfigError
 
 
@@ -40,6 +39,12 @@ def train_ensemble(
     no_guard: Annotated[
         bool, typer.Option("--no-guard", help="keep the meta-learner even where it loses on validation")
     ] = False,
+    keep: Annotated[
+        str | None,
+        typer.Option("--keep", help="serve this guard candidate: meta | weighted_average | best_base"),
+    ] = None,
+    executor: Annotated[str, typer.Option("--executor", help="inprocess | processes")] = "inprocess",
+    workers: Annotated[int, typer.Option("--workers", help="parallel OOF jobs (processes executor)")] = 1,
     seed: Annotated[int | None, typer.Option("--seed", help="seed (default: the run's)")] = None,
     device: Annotated[str | None, typer.Option("--device", help="neural bases: auto | cpu | cuda")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
@@ -71,9 +76,11 @@ def train_ensemble(
         coverage=coverage or (rec.coverage if rec else "drop"),  # type: ignore[arg-type]
         meta_features=rec.meta_features if rec else True,
         guard=not no_guard and (rec.guard if rec else True),
+        keep=keep,
         name=rec.name if rec and not base_models else None,
     )
-    metrics = run_ensemble(run, spec, seed=seed, progress=progress)
+    result = run_ensemble(run, spec, seed=seed, executor=executor, workers=workers, progress=progress)
+    metrics = result.metrics.model_dump() | {"directory": str(result.directory)}
     summary = {
         "ensemble": metrics["ensemble"],
         "directory": metrics["directory"],
@@ -96,7 +103,11 @@ def train_ensemble(
         return
     t = Table("base", "OOF log loss", "test log loss", title=f"ensemble {metrics['ensemble']}")
     for b in metrics["bases"]:
-        t.add_row(b, f"{metrics['oof_log_loss'][b]:.4f}", f"{metrics['base_test_log_loss'][b]:.4f}")
+        t.add_row(
+            b,
+            fmt_number(metrics["oof_log_loss"][b], ".4f"),
+            fmt_number(metrics["base_test_log_loss"][b], ".4f"),
+        )
     console.print(t)
     g = metrics["guard"]
     console.print(
@@ -104,7 +115,8 @@ def train_ensemble(
         f"best base ({g['best_base_name']}) {g['best_base']:.4f} → kept [bold]{g['kept']}[/]"
     )
     console.print(
-        f"ensemble test log loss {summary['test']['log_loss']:.4f} (prior {summary['test']['prior_log_loss']:.4f}), sharpe {summary['test']['sharpe']:.2f}"
+        f"ensemble test log loss {fmt_number(summary['test']['log_loss'], '.4f')} "
+        f"(prior {fmt_number(summary['test']['prior_log_loss'], '.4f')}), sharpe {fmt_number(summary['test']['sharpe'], '.2f')}"
     )
     corr = metrics["oof_correlation"]
     c = Table("", *corr["names"], title="OOF correlation (p_long − p_short)")

@@ -18,7 +18,7 @@ def predict(
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
 ) -> None:
     """Predict class probabilities and argmax positions at every decision time the ensemble can build."""
-    from mlfactory.training.inference import predict_bundle
+    from mlfactory.serving.inference import predict_bundle
 
     summary = predict_bundle(bundle, data, out)
     if json_out:

@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import console, emit_json, progress, user_errors
+from mlfactory.cli.common import console, device_params, emit_json, fmt_number, progress, user_errors
+
+COVERAGE_WARNING = 0.90  # `cv` warns (stderr) when a model predicts fewer OOF decisions than this
 
 Run = Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")]
 Horizon = Annotated[
@@ -28,34 +30,10 @@ Device = Annotated[
 ]
 
 
-def device_params(device: str | None, models: list[str], prefixed: bool = False) -> list[str]:
-    """``--device`` as ``device=...`` overrides for the models that have a device parameter."""
-    if device is None:
-        return []
-    from mlfactory.errors import ConfigError
-    from mlfactory.models.registry import get_model_class
-
-    if device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"--device {device!r}: use auto, cpu or cuda")
-    takers = [m for m in models if "device" in get_model_class(m).Params.model_fields]
-    return [f"{m}.device={device}" if prefixed else f"device={device}" for m in takers]
-
-
-def _headline(metrics: dict, split: str) -> dict:
-    from mlfactory.evaluation.sharpe_intervals import format_sharpe
-
-    m = metrics["classification"][split]
-    t = metrics["trading"][split]["strategy"]
-    return {
-        "sharpe_interval": format_sharpe(t),
-        "warnings": metrics["trading"][split].get("warnings", []),
-        "log_loss": m["model"]["log_loss"],
-        "prior_log_loss": m["prior"]["log_loss"],
-        "balanced_accuracy": m["model"]["balanced_accuracy"],
-        "sharpe": t["sharpe"],
-        "total_pnl_currency": t["total_pnl_currency"],
-        "trades": t["trade_count"],
-    }
+HEADLINE_FORMATS = (
+    ("log_loss", ".4f"), ("prior_log_loss", ".4f"), ("balanced_accuracy", ".3f"), ("sharpe", ".2f"),
+    ("total_pnl_currency", ",.0f"),
+)  # fmt: skip
 
 
 @user_errors
@@ -89,9 +67,9 @@ def train(
         "model": model,
         "horizon": horizon,
         "directory": str(result.directory),
-        "rows": result.metrics["rows"],
-        "val": _headline(result.metrics, "val"),
-        "test": _headline(result.metrics, "test"),
+        "rows": result.metrics.rows,  # type: ignore[attr-defined]
+        "val": result.metrics.headline("val"),
+        "test": result.metrics.headline("test"),
     }
     if json_out:
         emit_json(summary)
@@ -101,7 +79,7 @@ def train(
         "log loss",
         "prior log loss",
         "bal. acc.",
-        "sharpe ± SE [95% CI]",
+        "sharpe",
         "P&L",
         "trades",
         title=f"{model} h{horizon}",
@@ -109,12 +87,9 @@ def train(
     for split in ("val", "test"):
         h = summary[split]
         table.add_row(
-            split, f"{h['log_loss']:.4f}", f"{h['prior_log_loss']:.4f}", f"{h['balanced_accuracy']:.3f}",
-            h["sharpe_interval"], f"{h['total_pnl_currency']:,.0f}", str(h["trades"]),
+            split, *(fmt_number(h[k], f) for k, f in HEADLINE_FORMATS), str(h["trades"]),
         )  # fmt: skip
     console.print(table)
-    for w in summary["test"]["warnings"]:
-        console.print(f"[yellow]warning (test):[/] {w}")
     console.print(f"model written to {result.directory}")
 
 
@@ -128,9 +103,9 @@ def cv(
     test_groups: Annotated[int, typer.Option("--test-groups", help="CPCV: test groups per split")] = 2,
     tune: Annotated[int, typer.Option("--tune", help="Optuna trials per model (0 = no tuning)")] = 0,
     param: Params = None,
-    executor: Annotated[str, typer.Option("--executor", help="local | process")] = "local",
+    executor: Annotated[str, typer.Option("--executor", help="inprocess | processes")] = "inprocess",
+    workers: Annotated[int, typer.Option("--workers", help="parallel jobs (processes executor)")] = 1,
     seed: Seed = None,
-    n_jobs: NJobs = 1,
     device: Device = None,
     json_out: Json = False,
 ) -> None:
@@ -141,8 +116,15 @@ def cv(
     param = [*(param or []), *device_params(device, names, prefixed=True)]
     summary = run_cv(
         run, names, horizon, n_splits=n_splits, method=method, test_groups=test_groups, tune=tune,
-        params=param or [], executor=executor, seed=seed, n_jobs=n_jobs, progress=progress,
+        params=param or [], executor=executor, workers=workers, seed=seed, progress=progress,
     )  # fmt: skip
+    for name, s in summary["models"].items():
+        if s["coverage"] < COVERAGE_WARNING:
+            console.print(
+                f"[yellow]warning:[/] {name} predicts only {s['coverage']:.1%} of the OOF decisions "
+                f"(below {COVERAGE_WARNING:.0%}): warm-up or windows cost it the rest; see the run's "
+                "features.*.mtf_skipped / warmup_skipped, or use more data"
+            )
     if json_out:
         emit_json(summary)
         return

@@ -20,12 +20,13 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from mlfactory.data.segments import SEGMENT, bar_segments, segment_breaks
 from mlfactory.data.sessions import MINUTE_NS
 from mlfactory.errors import DataError
 from mlfactory.timeframes import LADDER, check_timeframe, tf_minutes
 
 BAR_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
-LADDER_SCHEMA_EXTRA = ("n_minutes", "trading_day", "session_open", "session_close", "complete")
+LADDER_SCHEMA_EXTRA = ("n_minutes", "trading_day", "session_open", "session_close", "complete", "segment")
 
 
 def _bin_ends(
@@ -64,6 +65,8 @@ def resample(bars_1m: pl.DataFrame, tf: str, *, partial: Literal["drop", "flag"]
     change = np.empty(n, dtype=bool)
     change[0] = True
     np.not_equal(key[1:], key[:-1], out=change[1:])
+    seg = bar_segments(bars_1m)
+    change |= segment_breaks(seg, n)  # a bar never spans a contract roll
     starts = np.flatnonzero(change)
     last = np.append(starts[1:], n) - 1
 
@@ -92,6 +95,7 @@ def resample(bars_1m: pl.DataFrame, tf: str, *, partial: Literal["drop", "flag"]
             "session_open": bars_1m["session_open"].gather(starts),
             "session_close": bars_1m["session_close"].gather(starts),
             "complete": complete,
+            SEGMENT: seg[starts],
         }
     )
     if partial == "drop":
@@ -110,6 +114,9 @@ def to_ladder_frame_1m(bars_1m: pl.DataFrame) -> pl.DataFrame:
         "session_open",
         "session_close",
         pl.lit(True).alias("complete"),
+        pl.col(SEGMENT).cast(pl.Int32)
+        if SEGMENT in bars_1m.columns
+        else pl.lit(0, dtype=pl.Int32).alias(SEGMENT),
     )
 
 

@@ -17,6 +17,7 @@ import polars as pl
 
 from mlfactory.data.instruments import Instrument
 from mlfactory.data.policies import ALLOWED, DESCRIPTIONS, ValidationPolicies
+from mlfactory.data.segments import bar_segments, segment_breaks
 from mlfactory.data.sessions import attach_sessions, build_session_table
 from mlfactory.errors import DataError
 
@@ -49,6 +50,7 @@ class ValidationReport:
     bars_per_session: dict[str, float] = field(default_factory=dict)
     findings: dict[str, Finding] = field(default_factory=dict)
     gaps: dict[str, Any] = field(default_factory=dict)
+    rolls: dict[str, Any] | None = None  # set when the file's contract column was stitched
 
     @property
     def counts(self) -> dict[str, int]:
@@ -67,7 +69,7 @@ class ValidationReport:
             "counts": self.counts,
             "findings": {k: f.to_dict() for k, f in self.findings.items()},
             "gaps": self.gaps,
-        }
+        } | ({"rolls": self.rolls} if self.rolls is not None else {})
 
 
 class _Validator:
@@ -169,6 +171,7 @@ def validate_bars(
 
     logret = df.select(pl.col("close").log().diff().alias("r"))["r"]
     spikes = _robust_spikes(logret.to_numpy(), policies.spike_z)
+    spikes &= ~segment_breaks(bar_segments(df), df.height)  # a roll's jump is a roll, not a spike
     df = v.handle(df, "price_spike", pl.Series(spikes), "close")
 
     if df.height == 0:
@@ -213,6 +216,7 @@ def _merge_duplicates(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("close").last(),
         pl.col("volume").sum(),
         pl.col("row").first(),
+        *(pl.col(c).first() for c in df.columns if c not in (*PRICE_COLS, "timestamp", "volume", "row")),
     )
     return agg.select(df.columns)
 
@@ -246,14 +250,16 @@ def _robust_spikes(r: np.ndarray, z: float) -> np.ndarray:
 
 
 def classify_gaps(df: pl.DataFrame, instrument: Instrument, unexpected_minutes: int) -> dict[str, Any]:
-    """Count steps longer than one minute by kind: weekend, daily_break, holiday, intra_session, unexpected."""
+    """Count steps longer than one minute (and rolls) by kind: weekend, daily_break, holiday, intra_session,
+    unexpected, roll."""
     minute = 60_000_000_000
     ts = df["timestamp"].dt.epoch("ns").to_numpy()
     day = df["trading_day"].to_numpy().astype("datetime64[D]")
     s_open = df["session_open"].dt.epoch("ns").to_numpy()
     s_close = df["session_close"].dt.epoch("ns").to_numpy()
     step = np.diff(ts)
-    gap = np.flatnonzero(step > minute)
+    roll = segment_breaks(bar_segments(df), df.height)
+    gap = np.flatnonzero((step > minute) | roll[1:])
     kinds = np.empty(len(gap), dtype=object)
     if instrument.session.kind == "continuous":
         same = np.ones(len(gap), dtype=bool)
@@ -279,6 +285,7 @@ def classify_gaps(df: pl.DataFrame, instrument: Instrument, unexpected_minutes: 
             "unexpected"
         )
         kinds[cross] = k
+    kinds[roll[gap + 1]] = "roll"  # a contract roll (data.rolls) is a break of its own kind
     out: dict[str, Any] = {
         "count": len(gap),
         "largest_minutes": float(step[gap].max() / minute) if len(gap) else 0.0,
@@ -286,7 +293,7 @@ def classify_gaps(df: pl.DataFrame, instrument: Instrument, unexpected_minutes: 
     by_kind = {
         k: int((kinds == k).sum())
         for k in ("weekend", "daily_break", "holiday", "intra_session", "unexpected")
-    }
+    } | ({"roll": int(roll.sum())} if roll.any() else {})  # stitched series only
     out["by_kind"] = by_kind
     if len(gap):
         worst = gap[np.argmax(step[gap])]

@@ -24,6 +24,11 @@ Conventions (array level; timestamps are int64 ns UTC bar-close times):
   fully collateralised one-contract position. With ``capital`` set, ``returns = pnl_currency /
   capital`` (a fixed account, needed when prices can be zero or negative). The equity curves are
   cumulative sums (a fixed one-contract position is not reinvested).
+- **Contract rolls.** With ``bar_segment`` (the bars' ``segment`` marker, see
+  ``mlfactory.data.segments``) every segment is backtested as if it were its own file: no position
+  is held across a roll (one still open at a segment's last bar is closed at that bar's close and
+  pays its exit side; a decision on a segment's last bar never fills), and no bar return spans the
+  roll (the first bar of a segment is referenced to its own open).
 - **Trades.** A trade is a maximal run of bars with a non-zero position of the same sign (a flip
   closes one trade and opens another; a resize stays inside the trade). Trade P&L and costs are the
   bar P&L allocated to it (at a flip the closing side goes to the old trade and the opening side to
@@ -32,6 +37,7 @@ Conventions (array level; timestamps are int64 ns UTC bar-close times):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -117,6 +123,7 @@ def backtest(
     holding: Holding,
     horizon: int | None = None,
     capital: float | None = None,
+    bar_segment: np.ndarray | None = None,
 ) -> BacktestResult:
     """Backtest target positions decided at ``decision_ts`` on the bars (see the module docstring)."""
     ts, open_, close = _check_bars(bar_ts, bar_open, bar_close)
@@ -130,8 +137,62 @@ def backtest(
             f"decision_ts[{i}] = {int(dts[i])} is not the close timestamp of any bar in bar_ts; "
             "decisions must sit on the bar clock (fills happen at the next bar's open)"
         )
-    position = target_positions(d_idx + 1, sig, n, holding=holding, horizon=horizon)
-    return _mark_to_market(ts, open_, close, position, instrument, holding, horizon, capital)
+    runs = _segment_runs(bar_segment, n)
+    parts = []
+    for lo, hi in runs:
+        pick = (d_idx >= lo) & (d_idx < hi)
+        position = target_positions(
+            d_idx[pick] + 1 - lo, sig[pick], hi - lo, holding=holding, horizon=horizon
+        )
+        parts.append(
+            _mark_to_market(
+                ts[lo:hi], open_[lo:hi], close[lo:hi], position, instrument, holding, horizon, capital
+            )
+        )
+    return parts[0] if len(parts) == 1 else _concat_results(parts, [lo for lo, _ in runs])
+
+
+def _segment_runs(bar_segment: np.ndarray | None, n: int) -> list[tuple[int, int]]:
+    """``[(first, end)]`` bar index ranges of the unbroken runs between contract rolls."""
+    if bar_segment is None:
+        return [(0, n)]
+    seg = np.asarray(bar_segment)
+    if seg.shape != (n,):
+        raise DataError(f"bar_segment: length {seg.shape} does not match bar_ts ({n},)")
+    cuts = np.flatnonzero(seg[1:] != seg[:-1]) + 1
+    edges = [0, *cuts.tolist(), n]
+    return list(itertools.pairwise(edges))
+
+
+def _concat_results(parts: list[BacktestResult], offsets: list[int]) -> BacktestResult:
+    """One result from per-segment results (bars in order); trade indices shifted to the whole bars."""
+
+    def cat(name: str, src: list) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in src])
+
+    tr = [p.trades for p in parts]
+    fields = {name: cat(name, tr) for name in Trades.__dataclass_fields__}
+    for name in ("entry_index", "exit_index"):
+        fields[name] = np.concatenate([getattr(t, name) + off for t, off in zip(tr, offsets, strict=True)])
+    first = parts[0]
+    pnl_ccy, returns = cat("pnl_currency", parts), cat("returns", parts)
+    return BacktestResult(
+        bar_ts=cat("bar_ts", parts),
+        bar_open=cat("bar_open", parts),
+        bar_close=cat("bar_close", parts),
+        position=cat("position", parts),
+        pnl_points=cat("pnl_points", parts),
+        pnl_currency=pnl_ccy,
+        costs_points=cat("costs_points", parts),
+        returns=returns,
+        equity_currency=np.cumsum(pnl_ccy),
+        equity_returns=np.cumsum(returns),
+        trades=Trades(**fields),
+        instrument=first.instrument,
+        holding=first.holding,
+        horizon=first.horizon,
+        capital=first.capital,
+    )
 
 
 def target_positions(

@@ -5,6 +5,13 @@ features are past warm-up), and for every coarser timeframe ``h`` in the run's M
 ``<name>__<h>`` indicator columns and ``warm__<h>``, joined from bars of ``h`` that had closed at
 each timestamp. Fitted state (fracdiff ``d``) is fitted on training rows only and stored per
 timeframe so later calls reuse it.
+
+Short histories: with ``max_warmup_share`` (pipeline key ``features.max_warmup_share``, default
+10 %), an own indicator whose warm-up (in bars of the timeframe) exceeds that share of the
+timeframe's training rows (rows at or before ``fit_end``), and an MTF timeframe whose indicators
+are still cold on more than that share of the training rows, are left out; the reasons are kept
+in the fitted state (``warmup_skipped``, ``mtf_skipped``) and the run manifest. So no single input
+costs a model more than that share of its training decisions.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from mlfactory.data.instruments import Instrument
 from mlfactory.errors import ConfigError
 from mlfactory.features.compute import compute_features
 from mlfactory.features.mtf import mtf_indicator_features
+from mlfactory.features.registry import feature_defs
 from mlfactory.timeframes import tf_minutes
 
 
@@ -35,6 +43,7 @@ def build_feature_frame(
     fit_end: int | None = None,
     fitted: dict[str, Any] | None = None,
     names: Sequence[str] | None = None,
+    max_warmup_share: float | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Features of ``tf`` plus MTF indicator columns from each coarser timeframe in ``mtf_timeframes``.
 
@@ -42,7 +51,15 @@ def build_feature_frame(
     """
     if tf not in ladder:
         raise ConfigError(f"features.timeframes: {tf!r} is not in the run's ladder ({', '.join(ladder)})")
+    n_train = budget = None
+    skipped: dict[str, str] = {}
+    if fit_end is not None and max_warmup_share is not None and fitted is None:
+        n_train = int((ladder[tf]["timestamp"].dt.epoch("ns") <= fit_end).sum())
+        budget = max_warmup_share * n_train
+        if names is None:
+            names, skipped = _affordable_features(tf, instrument, n_train, budget, max_warmup_share)
     frame, state = compute_features(ladder[tf], tf, instrument, fit_end=fit_end, fitted=fitted, names=names)
+    state["warmup_skipped"] = skipped if fitted is None else fitted.get("warmup_skipped", {})
     state["mtf_skipped"] = {}
     for h in coarser_than(tf, mtf_timeframes):
         if h not in ladder:
@@ -61,8 +78,52 @@ def build_feature_frame(
                 f"no {h} bar is past the indicators' warm-up before the training end ({ladder[h].height} bars)"
             )
             continue
+        if budget is not None:
+            cold = int((~warm & (frame["timestamp"].dt.epoch("ns") <= fit_end)).sum())
+            if cold > budget:
+                state["mtf_skipped"][h] = (
+                    f"its indicators' warm-up costs {cold} of the {n_train} training rows of {tf} "
+                    f"({cold / max(n_train, 1):.0%} > features.max_warmup_share {max_warmup_share:.0%})"
+                )
+                continue
         frame = pl.concat([frame, mtf.drop("timestamp")], how="horizontal")
     return frame, state
+
+
+def kept_mtf_timeframes(source: Any, tf: str, wanted: Sequence[str]) -> list[str]:
+    """``wanted`` less the MTF timeframes the feature store left out of ``tf`` (short history).
+
+    The record comes from the fitted feature state (``source.fitted``, a bundle's inference data)
+    or from the run manifest (``source.manifest``, a run directory).
+    """
+    fitted = getattr(source, "fitted", None)
+    if isinstance(fitted, dict) and tf in fitted:
+        skipped = fitted[tf].get("mtf_skipped") or {}
+    else:
+        manifest = getattr(source, "manifest", None) or {}
+        skipped = ((manifest.get("features") or {}).get(tf) or {}).get("mtf_skipped") or {}
+    return [h for h in wanted if h not in skipped]
+
+
+def _affordable_features(
+    tf: str, instrument: Instrument, n_train: int, budget: float, share: float
+) -> tuple[list[str], dict[str, str]]:
+    """The registry features of ``tf`` whose warm-up fits the budget, and why the others are left out."""
+    keep, skipped = [], {}
+    for d in feature_defs(tf, instrument):
+        if d.spec.warmup_bars <= budget:
+            keep.append(d.spec.name)
+        else:
+            skipped[d.spec.name] = (
+                f"warm-up of {d.spec.warmup_bars} bars > {share:.0%} of the {n_train} training rows of {tf} "
+                "(features.max_warmup_share)"
+            )
+    if not keep:
+        raise ConfigError(
+            f"features on {tf}: every indicator's warm-up exceeds {share:.0%} of the {n_train} training rows; "
+            "use more data, a finer timeframe, or raise features.max_warmup_share"
+        )
+    return keep, skipped
 
 
 def build_feature_store(
@@ -74,12 +135,19 @@ def build_feature_store(
     mtf_names: Sequence[str],
     fit_end: int,
     progress: Callable[[str], None] = lambda msg: None,
+    max_warmup_share: float | None = None,
 ) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
     frames: dict[str, pl.DataFrame] = {}
     states: dict[str, Any] = {}
     for tf in timeframes:
         progress(f"features: {tf} (+ MTF from {', '.join(coarser_than(tf, mtf_timeframes)) or 'none'})")
         frames[tf], states[tf] = build_feature_frame(
-            ladder, tf, instrument, mtf_timeframes=mtf_timeframes, mtf_names=mtf_names, fit_end=fit_end
+            ladder,
+            tf,
+            instrument,
+            mtf_timeframes=mtf_timeframes,
+            mtf_names=mtf_names,
+            fit_end=fit_end,
+            max_warmup_share=max_warmup_share,
         )
     return frames, states

@@ -172,6 +172,7 @@ def optimize_barriers(
     k_range: tuple[float, float] = (0.25, 6.0),
     symmetric: bool = False,
     min_rows: int = 100,
+    minute_segment: np.ndarray | None = None,
 ) -> BarrierOptimizationResult:
     """Search ``k_up``, ``k_down`` per horizon on rows at or before ``train_end_ns`` (module docstring)."""
     import optuna  # imported here: it is slow to import and only this function needs it
@@ -209,6 +210,7 @@ def optimize_barriers(
         np.asarray(minute_close)[m_rows],
         max_gap_ns,
         max(horizons),
+        None if minute_segment is None else np.asarray(minute_segment)[m_rows],
     )
     lo, hi = k_range
 

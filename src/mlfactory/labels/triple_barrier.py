@@ -9,9 +9,11 @@ Decision ``i`` is a decision-timeframe bar closing at ``decision_ts[i]``; the po
 The path is the 1-minute bars with ``ts`` in ``(decision_ts[i], vertical]``, scanned minute by minute;
 the first minute whose ``high >= upper`` or ``low <= lower`` is the touch.
 
-Windows never cross a session break or a data gap: if two consecutive minutes of the path (the
-decision time itself counting as the first point) are more than ``max_gap_ns`` apart, the window
-ends at the last minute before the gap and that minute is the vertical barrier. When
+Windows never cross a session break, a data gap or a contract roll: if two consecutive minutes of
+the path (the decision time itself counting as the first point) are more than ``max_gap_ns`` apart,
+or lie in different ``minute_segment`` values (the roll marker of stitched bars, see
+``mlfactory.data.rolls``), the window ends at the last minute before the break and that minute is
+the vertical barrier. When
 ``decision_ts[i + horizon]`` does not exist (end of data) the window runs to the last minute.
 
 Both barriers inside one minute (conservative rule, the row is never dropped): if the minute's open
@@ -44,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from mlfactory.data.segments import segment_breaks
 from mlfactory.errors import ConfigError, DataError
 from mlfactory.labels._validation import as_timestamps
 
@@ -79,7 +82,7 @@ class TripleBarrierLabels:
 
 
 @njit(cache=True, nogil=True)
-def _minute_blocks(decision_ts, minute_ts, minute_high, minute_low, max_gap_ns):
+def _minute_blocks(decision_ts, minute_ts, minute_high, minute_low, minute_break, max_gap_ns):
     """Group the minutes by decision bar: index ranges and (high, low) of each group.
 
     Block ``k < n`` holds the minutes in ``(decision_ts[k-1], decision_ts[k]]``; block ``n`` holds the
@@ -103,7 +106,7 @@ def _minute_blocks(decision_ts, minute_ts, minute_high, minute_low, max_gap_ns):
         while j < m and minute_ts[j] <= edge:
             hi = max(hi, minute_high[j])
             lo = min(lo, minute_low[j])
-            gap |= j > 0 and minute_ts[j] - minute_ts[j - 1] > max_gap_ns
+            gap |= j > 0 and (minute_ts[j] - minute_ts[j - 1] > max_gap_ns or minute_break[j])
             j += 1
         high_low[k, 0] = np.inf if gap else hi
         high_low[k, 1] = lo
@@ -114,7 +117,8 @@ def _minute_blocks(decision_ts, minute_ts, minute_high, minute_low, max_gap_ns):
 @njit(cache=True, nogil=True)
 def _triple_barrier_kernel(
     decision_ts, decision_close, atr, minute_ts, minute_open, minute_high, minute_low, minute_close,
-    blk_start, blk_high_low, horizon, k_up, k_down, max_gap_ns, label, t1, exit_price, barrier, valid,
+    minute_break, blk_start, blk_high_low, horizon, k_up, k_down, max_gap_ns, label, t1, exit_price,
+    barrier, valid,
 ):  # fmt: skip
     n = decision_ts.shape[0]
     m = minute_ts.shape[0]
@@ -141,7 +145,7 @@ def _triple_barrier_kernel(
             prev = minute_ts[s - 1] if s > path_start else t
             for j in range(s, f):
                 ts_j = minute_ts[j]
-                if ts_j - prev > max_gap_ns:
+                if ts_j - prev > max_gap_ns or minute_break[j]:
                     gap_closed = True
                     f = j  # the window ends at the minute before the gap
                     break
@@ -230,6 +234,7 @@ class LabelInputs:
     max_gap_ns: int
     max_horizon: int
     blocks: tuple[np.ndarray, np.ndarray]
+    minute_break: np.ndarray  # bool: a roll lies between minute j-1 and minute j
 
 
 def _check_horizon(horizon: int, name: str = "horizon") -> int:
@@ -249,6 +254,7 @@ def prepare_label_inputs(
     minute_close: np.ndarray,
     max_gap_ns: int,
     max_horizon: int,
+    minute_segment: np.ndarray | None = None,
 ) -> LabelInputs:
     """Validate the arrays once (raises ``DataError``/``ConfigError``) for any horizon <= ``max_horizon``."""
     max_horizon = _check_horizon(max_horizon, "max_horizon")
@@ -261,6 +267,7 @@ def prepare_label_inputs(
         raise ConfigError(f"max_gap_ns: expected a positive integer of nanoseconds, got {max_gap_ns!r}")
     high = _as_positive(minute_high, "minute_high", m)
     low = _as_positive(minute_low, "minute_low", m)
+    brk = segment_breaks(minute_segment, m)
     return LabelInputs(
         decision_ts=dts,
         decision_close=_as_positive(decision_close, "decision_close", n),
@@ -274,7 +281,8 @@ def prepare_label_inputs(
         minute_close=_as_positive(minute_close, "minute_close", m),
         max_gap_ns=int(max_gap_ns),
         max_horizon=max_horizon,
-        blocks=_minute_blocks(dts, mts, high, low, int(max_gap_ns)),
+        blocks=_minute_blocks(dts, mts, high, low, brk, int(max_gap_ns)),
+        minute_break=brk,
     )
 
 
@@ -298,7 +306,7 @@ def triple_barrier_from_inputs(
     valid = np.empty(n, dtype=np.bool_)
     _triple_barrier_kernel(
         inputs.decision_ts, inputs.decision_close, inputs.atr, inputs.minute_ts, inputs.minute_open,
-        inputs.minute_high, inputs.minute_low, inputs.minute_close, *inputs.blocks, horizon,
+        inputs.minute_high, inputs.minute_low, inputs.minute_close, inputs.minute_break, *inputs.blocks, horizon,
         float(k_up), float(k_down), inputs.max_gap_ns, label, t1, ret, barrier, valid,
     )  # fmt: skip
     # the kernel leaves the exit price in ``ret``; one vectorised log is much cheaper than n scalar ones
@@ -320,11 +328,12 @@ def triple_barrier_labels(
     k_up: float,
     k_down: float,
     max_gap_ns: int,
+    minute_segment: np.ndarray | None = None,
 ) -> TripleBarrierLabels:
     """Label every decision row for one horizon (see the module docstring for the exact rules)."""
     inputs = prepare_label_inputs(
         decision_ts, decision_close, atr, minute_ts, minute_open, minute_high, minute_low, minute_close,
-        max_gap_ns, _check_horizon(horizon),
+        max_gap_ns, _check_horizon(horizon), minute_segment,
     )  # fmt: skip
     return triple_barrier_from_inputs(inputs, horizon, k_up, k_down)
 
@@ -353,6 +362,7 @@ def label_horizons(
     k_up: float | Mapping[int, float],
     k_down: float | Mapping[int, float],
     max_gap_ns: int,
+    minute_segment: np.ndarray | None = None,
 ) -> dict[int, TripleBarrierLabels]:
     """Label several horizons (inputs validated once); ``k_up``/``k_down`` are floats or ``{horizon: k}``."""
     horizons = [_check_horizon(h, "horizons") for h in horizons]
@@ -362,6 +372,6 @@ def label_horizons(
     kd = _per_horizon(k_down, horizons, "k_down")
     inputs = prepare_label_inputs(
         decision_ts, decision_close, atr, minute_ts, minute_open, minute_high, minute_low, minute_close,
-        max_gap_ns, max(horizons),
+        max_gap_ns, max(horizons), minute_segment,
     )  # fmt: skip
     return {h: triple_barrier_from_inputs(inputs, h, ku[h], kd[h]) for h in horizons}

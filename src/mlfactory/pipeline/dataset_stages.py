@@ -1,8 +1,9 @@
-"""The dataset stages: decision clock and split boundaries, features, labels + weights, splits, scalers.
+"""The dataset stages: decision schedule and split boundaries, features, labels + weights, splits.
 
-Order matters for leakage: split boundaries come first (from the decision clock alone), so every
-fitted statistic — fracdiff ``d``, barrier multipliers, weight normalisers, scalers — is fitted on
-rows before the validation start only.
+Order matters for leakage: split boundaries come first (from the decision schedule alone), so every
+fitted statistic — fracdiff ``d``, barrier multipliers, weight normalisers — is fitted on rows before
+the validation start only. (Models that need scaled inputs fit their own scaler on their training
+rows; the labelled decision clock that training uses is ``training.clock.DecisionClock``.)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import talib
 
 from mlfactory.config import PipelineConfig
 from mlfactory.data.instruments import Instrument
+from mlfactory.data.segments import bar_segments
 from mlfactory.errors import DataError
 from mlfactory.features.mtf import DEFAULT_MTF_FEATURES
 from mlfactory.features.store import build_feature_store
@@ -25,7 +27,6 @@ from mlfactory.labels.barrier_optimization import optimize_barriers
 from mlfactory.labels.sample_weights import sample_weights
 from mlfactory.labels.triple_barrier import label_horizons
 from mlfactory.run_dir import RunDir
-from mlfactory.splits.scaler import RobustScaler
 from mlfactory.splits.train_val_test import apply_split_boundaries, ns_to_iso
 from mlfactory.timeframes import tf_minutes
 
@@ -38,8 +39,9 @@ def _ns(series: pl.Series) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class DecisionClock:
-    """Decision timestamps (base-timeframe bar closes with a defined ATR) and the split boundaries."""
+class DecisionSchedule:
+    """Candidate decision times (base-timeframe bar closes with a defined ATR), their close and ATR for
+    the barriers, and the split boundaries — what labelling needs before any label exists."""
 
     ts: np.ndarray
     close: np.ndarray
@@ -62,7 +64,7 @@ class DecisionClock:
         }
 
 
-def decision_clock(base_bars: pl.DataFrame, config: PipelineConfig) -> DecisionClock:
+def decision_schedule(base_bars: pl.DataFrame, config: PipelineConfig) -> DecisionSchedule:
     """Decision rows of the base timeframe and the chronological split boundaries between them."""
     high, low, close = (base_bars[c].to_numpy().astype(np.float64) for c in ("high", "low", "close"))
     atr = talib.ATR(high, low, close, timeperiod=config.labels.atr_window)
@@ -80,7 +82,7 @@ def decision_clock(base_bars: pl.DataFrame, config: PipelineConfig) -> DecisionC
         config.splits.embargo_bars if config.splits.embargo_bars is not None else max(config.labels.horizons)
     )
     embargo_ns = embargo_bars * tf_minutes(config.ladder.base_timeframe) * MINUTE_NS
-    return DecisionClock(ts, close[ok], atr[ok], int(ts[i_val]), int(ts[i_test]), int(embargo_ns))
+    return DecisionSchedule(ts, close[ok], atr[ok], int(ts[i_val]), int(ts[i_test]), int(embargo_ns))
 
 
 def features_stage(
@@ -88,7 +90,7 @@ def features_stage(
     ladder: dict[str, pl.DataFrame],
     instrument: Instrument,
     config: PipelineConfig,
-    clock: DecisionClock,
+    clock: DecisionSchedule,
     progress: Progress,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Write ``RUN/features/<tf>.parquet`` (and fitted state); return the outputs and a summary."""
@@ -101,6 +103,7 @@ def features_stage(
         mtf_names=mtf_names,
         fit_end=clock.train_end_ns,
         progress=progress,
+        max_warmup_share=config.features.max_warmup_share,
     )
     outputs: list[Any] = []
     summary: dict[str, Any] = {}
@@ -114,32 +117,20 @@ def features_stage(
             "columns": n_cols,
             "warm_rows": int(frame["warm"].sum()),
             "mtf_skipped": states[tf].get("mtf_skipped", {}),
+            "warmup_skipped": states[tf].get("warmup_skipped", {}),
         }
+        if states[tf].get("warmup_skipped"):
+            progress(
+                f"features: warning — {len(states[tf]['warmup_skipped'])} indicator(s) left out of {tf} "
+                f"for a short history (warm-up > features.max_warmup_share): "
+                f"{', '.join(sorted(states[tf]['warmup_skipped']))}"
+            )
         for h, why in states[tf].get("mtf_skipped", {}).items():
             progress(f"features: warning — MTF {h} left out of {tf}: {why}")
     state_path = run.root / "features" / "fitted_state.json"
     state_path.write_text(json.dumps(states, indent=2, sort_keys=True))
     outputs.append(state_path)
-    _write_scalers(run, frames, clock, outputs)
     return outputs, summary
-
-
-def _write_scalers(
-    run: RunDir, frames: dict[str, pl.DataFrame], clock: DecisionClock, outputs: list[Any]
-) -> None:
-    """Robust scalers per feature timeframe, fitted on warm rows before the validation start only."""
-    (run.root / "scalers").mkdir(exist_ok=True)
-    for tf, frame in frames.items():
-        cols = [c for c in frame.columns if c != "timestamp" and not c.startswith("warm")]
-        warm = frame.select(pl.all_horizontal(pl.col("^warm.*$"))).to_series().to_numpy()
-        train = (_ns(frame["timestamp"]) < clock.val_start_ns) & warm
-        if not train.any():
-            raise DataError(f"features {tf}: no warm rows before the validation start; use more data")
-        x = frame.select(cols).to_numpy()
-        scaler = RobustScaler(cols).fit(x, train)
-        path = run.root / "scalers" / f"{tf}.json"
-        path.write_text(scaler.to_json())
-        outputs.append(path)
 
 
 def labels_stage(
@@ -147,7 +138,7 @@ def labels_stage(
     bars_1m: pl.DataFrame,
     instrument: Instrument,
     config: PipelineConfig,
-    clock: DecisionClock,
+    clock: DecisionSchedule,
     progress: Progress,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Triple-barrier labels for every horizon, sample weights, and ``splits.json``."""
@@ -158,6 +149,7 @@ def labels_stage(
     )
     args = (clock.ts, clock.close, clock.atr, *minute)
     max_gap_ns = lc.max_gap_minutes * MINUTE_NS
+    segment = bar_segments(bars_1m)  # no label path crosses a contract roll
     barrier_record: dict[str, Any] = {"mode": lc.barriers.mode}
     if lc.barriers.mode == "optimize":
         progress(f"labels: optimise barriers on training rows ({lc.barriers.n_trials} trials per horizon)")
@@ -167,6 +159,7 @@ def labels_stage(
             train_end_ns=clock.train_end_ns,
             instrument=instrument,
             max_gap_ns=max_gap_ns,
+            minute_segment=segment,
             seed=config.seed,
             n_trials=lc.barriers.n_trials,
             k_range=lc.barriers.k_range,
@@ -181,7 +174,7 @@ def labels_stage(
         k_up, k_down = lc.barriers.k_up, lc.barriers.k_down
         barrier_record |= {"k_up": k_up, "k_down": k_down}
     progress(f"labels: horizons {', '.join(map(str, lc.horizons))} on {config.ladder.base_timeframe}")
-    labels = label_horizons(*args, lc.horizons, k_up, k_down, max_gap_ns)
+    labels = label_horizons(*args, lc.horizons, k_up, k_down, max_gap_ns, minute_segment=segment)
 
     run.labels_path(0).parent.mkdir(parents=True, exist_ok=True)
     outputs: list[Any] = []

@@ -18,9 +18,10 @@ from mlfactory.config import PipelineConfig
 from mlfactory.data.ingest import ingest
 from mlfactory.data.instruments import Instrument
 from mlfactory.data.resample import build_ladder, to_ladder_frame_1m
+from mlfactory.data.roll_files import stitch_contract_column
 from mlfactory.data.validate import ValidationReport, validate_bars
 from mlfactory.errors import DataError
-from mlfactory.pipeline.dataset_stages import decision_clock, features_stage, labels_stage
+from mlfactory.pipeline.dataset_stages import decision_schedule, features_stage, labels_stage
 from mlfactory.run_dir import RunDir, StageRecorder, package_versions, stable_hash
 
 ProgressFn = Any  # callable(str) -> None
@@ -42,6 +43,7 @@ class PipelineResult:
             "rows": self.validation.get("rows_out"),
             "validation_counts": self.validation.get("counts"),
             "gaps": self.validation.get("gaps"),
+            "rolls": (self.validation.get("rolls") or {}).get("rolls", []),
             "ladder_rows": self.ladder_rows,
             "base_timeframe": self.manifest["config"]["ladder"]["base_timeframe"],
             "mtf_timeframes": self.manifest.get("mtf_timeframes"),
@@ -58,7 +60,14 @@ def load_and_validate(
     """Ingest and validate one file with the config's timezone, stamp and policies."""
     tz = config.data.timezone or instrument.timezone
     raw = ingest(path, timezone=tz, stamp=config.data.stamp)
-    return validate_bars(raw, path=Path(path), instrument=instrument, policies=config.data.validation)
+    rc = config.data.rolls  # a file with a contract column is stitched into one continuous series
+    raw, stitched = stitch_contract_column(
+        raw, Path(path), instrument, rule=rc.rule, adjust=rc.adjust, days_before_expiry=rc.days_before_expiry
+    )
+    bars, report = validate_bars(raw, path=Path(path), instrument=instrument, policies=config.data.validation)
+    if stitched is not None:
+        report.rolls = stitched.to_dict()
+    return bars, report
 
 
 def run_pipeline(
@@ -115,6 +124,7 @@ def run_pipeline(
             manifest["validation"] = validation
             st["outputs"].append(run.bars_path("1m"))
     manifest["validation"] = validation
+    manifest["rolls"] = validation.get("rolls")
 
     ladder_key = stable_hash({"data": data_key, "ladder": manifest["config"]["ladder"]})
     ladder_rows: dict[str, int] = {"1m": bars_1m.height}
@@ -142,7 +152,7 @@ def run_pipeline(
     run.write_manifest(manifest)
 
     ladder_frames = {"1m": bars_1m} | {tf: pl.read_parquet(run.bars_path(tf)) for tf in tfs}
-    clock = decision_clock(ladder_frames[config.ladder.base_timeframe], config)
+    clock = decision_schedule(ladder_frames[config.ladder.base_timeframe], config)
     cfg = manifest["config"]
     split_key = {
         "ladder": ladder_key,

@@ -2,7 +2,8 @@
 
 Budgets are looked up by model name first, then by the model's family. They are enforced by
 default: fewer eligible candidates than the budget's minimum is an error naming the model and the
-budget; more than its maximum are cut to the maximum by importance (``policy``).
+budget; more than its maximum are cut to the maximum by MDI importance on the training rows
+(``step.FeatureSelector``).
 
 ``kinds`` restricts the candidates to feature kinds of the registry (``"raw"`` or
 ``"engineered"``); a budget with ``kinds=None`` takes whatever the model's feature set supplies
@@ -11,7 +12,6 @@ budget; more than its maximum are cut to the maximum by importance (``policy``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -89,45 +89,3 @@ def feature_budget(model: str, family: Family | str | None = None) -> FeatureBud
             "budget=FeatureBudget(min, max) or enforce=False to keep its whole feature set"
         )
     return FAMILY_BUDGETS[fam]
-
-
-def _kind_of(value: Any) -> str:
-    kind = getattr(value, "kind", value)  # a FeatureSpec or a plain kind string
-    if kind not in KINDS:
-        raise ConfigError(f"kinds: feature kind must be one of {KINDS}, got {kind!r}")
-    return str(kind)
-
-
-def eligible_features(
-    model: str, budget: FeatureBudget, feature_names: Sequence[str], kinds: Mapping[str, Any] | None
-) -> tuple[str, ...]:
-    """Candidates of the budget's kinds (all candidates when the budget allows any kind).
-
-    ``kinds`` maps feature name to its kind (a string or a ``FeatureSpec``); it is required when
-    the budget restricts kinds, and must cover every candidate.
-    """
-    names = tuple(feature_names)
-    if budget.kinds is None:
-        return names
-    if kinds is None:
-        raise ConfigError(
-            f"kinds: model {model!r} takes only {'/'.join(budget.kinds)} features; pass kinds "
-            "(feature name -> kind, from the feature registry) so they can be picked out"
-        )
-    missing = [n for n in names if n not in kinds]
-    if missing:
-        raise ConfigError(f"kinds: no kind given for features {missing[:5]}; map every candidate to its kind")
-    return tuple(n for n in names if _kind_of(kinds[n]) in budget.kinds)
-
-
-def budget_target(model: str, budget: FeatureBudget, n_eligible: int) -> int:
-    """How many features ``model`` keeps: all of them within the budget, its maximum above it.
-
-    Raises ``ConfigError`` naming the model and its budget when there are too few.
-    """
-    if n_eligible < budget.min_features:
-        raise ConfigError(
-            f"model {model!r}: only {n_eligible} eligible candidate features, but its budget is "
-            f"{budget}; give it a larger feature set (more groups or MTF timeframes) or pass enforce=False"
-        )
-    return min(n_eligible, budget.max_features)

@@ -9,12 +9,16 @@ inputs, on each window's last step) are kept; below ``min_features`` is an error
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
 from mlfactory.errors import ConfigError
 from mlfactory.models.base import Dataset, Family
+from mlfactory.run_dir import stable_hash
 from mlfactory.selection.budgets import FeatureBudget, feature_budget
 from mlfactory.selection.importance import mdi_importance
 
@@ -61,6 +65,23 @@ class FeatureSelector:
         score = np.nan_to_num(np.asarray(imp.mean, dtype=np.float64), nan=0.0)
         top = np.argsort(-score, kind="stable")[: self.max_features]
         return np.sort(top)
+
+    def select_cached(self, train: Dataset, cache: Path | None) -> np.ndarray:
+        """``select`` with its result kept in ``cache`` (JSON), reused while candidates, rows and selector match."""
+        names = list(train.x.feature_names)
+        key = stable_hash(
+            {"names": names, "ts": hashlib.sha256(np.asarray(train.timestamps).tobytes()).hexdigest(),
+             "y": hashlib.sha256(np.asarray(train.y).tobytes()).hexdigest(), "selector": asdict(self)}
+        )  # fmt: skip
+        if cache is not None and cache.is_file():
+            cached = json.loads(cache.read_text())
+            if cached.get("key") == key and set(cached.get("selected", [])) <= set(names):
+                return np.array([names.index(f) for f in cached["selected"]], dtype=np.int64)
+        cols = self.select(train)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps({"key": key, "selected": [names[i] for i in cols]}, indent=2))
+        return cols
 
 
 def _tabular_proxy(train: Dataset) -> np.ndarray:

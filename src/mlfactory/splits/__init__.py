@@ -1,4 +1,4 @@
-"""Leak-free splits on timestamps: train/val/test, PurgedKFold, walk-forward, CPCV, train-only scaler."""
+"""Leak-free splits on timestamps: train/val/test, PurgedKFold, walk-forward, CPCV."""
 
 from mlfactory.splits.cpcv import CPCVSplits, combinatorial_purged_cv
 from mlfactory.splits.folds import (
@@ -9,14 +9,12 @@ from mlfactory.splits.folds import (
     purge_and_embargo,
 )
 from mlfactory.splits.purged_kfold import purged_kfold
-from mlfactory.splits.scaler import RobustScaler
 from mlfactory.splits.train_val_test import TrainValTestSplit, apply_split_boundaries, train_val_test_split
 from mlfactory.splits.walk_forward import walk_forward
 
 __all__ = [
     "CPCVSplits",
     "Fold",
-    "RobustScaler",
     "TrainValTestSplit",
     "apply_split_boundaries",
     "combinatorial_purged_cv",

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mlfactory.data.segments import bar_segments
 from mlfactory.errors import DataError
 from mlfactory.evaluation import (
     backtest,
@@ -27,9 +28,9 @@ from mlfactory.evaluation.trials import (
     record_trial,
 )
 from mlfactory.models.base import PROBA_COLUMNS
+from mlfactory.run_data import RunData
 from mlfactory.timeframes import tf_minutes
 from mlfactory.training.overfitting_stats import deflated_sharpe
-from mlfactory.training.run_data import RunData
 
 POSITION_RULE = "argmax"
 
@@ -80,6 +81,7 @@ def evaluate_split(
         data.instrument,
         holding="horizon",
         horizon=horizon,
+        bar_segment=bar_segments(bars)[window],  # no position across a contract roll
     )
     close = bars["close"].to_numpy()[window]
     regime = volatility_regimes(close, min(48, max(2, len(close) // 4))) if len(close) > 8 else None
@@ -134,15 +136,22 @@ def _deflated_sharpe(
 
 
 def _evidence(data: RunData, horizon: int, ts: np.ndarray, bar_ts: np.ndarray, trades: int) -> dict[str, Any]:
-    """Coverage of the split's decision clock, its trading days, and warnings about thin evidence."""
+    """Coverage of the decision clock (rows of the splits the decisions fall in: one split, or several for
+    a stitched walk-forward series), trading days, and warnings about thin evidence."""
     labels = data.labels(horizon)
     label_ts = labels["timestamp"].dt.epoch("ns").to_numpy()
-    i = int(np.searchsorted(label_ts, ts[0]))
-    if i >= len(label_ts) or label_ts[i] != ts[0]:
-        raise DataError(
-            f"labels h{horizon}: decision {int(ts[0])} is not on the label clock; rerun the pipeline"
-        )
-    split = labels["split"][i]
-    cov = coverage(len(ts), labels.filter(pl.col("split") == split).height)
+    i = np.searchsorted(label_ts, ts)
+    on_clock = (i < len(label_ts)) & (label_ts[np.minimum(i, len(label_ts) - 1)] == ts)
+    if not on_clock.all():
+        first = int(ts[~on_clock][0])
+        raise DataError(f"labels h{horizon}: decision {first} is not on the label clock; rerun the pipeline")
+    splits = labels["split"].gather(i).unique()
+    cov = coverage(len(ts), labels.filter(pl.col("split").is_in(splits.implode())).height)
     days = trading_days(bar_ts)
     return {"coverage": cov, "trading_days": days, "warnings": evidence_warnings(cov["share"], days, trades)}
+
+
+def overfitting_block(test: SplitEvaluation) -> dict[str, Any]:
+    """``metrics.overfitting``: the test split's deflated Sharpe (headline ``dsr`` and its details)."""
+    dsr = test.trading["deflated_sharpe"]
+    return {"dsr": dsr.get("dsr"), "deflated_sharpe": dsr}

@@ -1,7 +1,7 @@
 """Out-of-fold predictions for any model on the shared folds, strictly nested (AFML ch. 7).
 
-Folds index the run's decision clock ``clock_ts`` (with label ends ``t1``), identical for every
-model. A model's dataset holds the clock rows it could build (a sequence model lacks its warm-up
+Folds come from the run's ``CVPlan``: they index its decision clock (with label ends ``t1``),
+identical for every model. A model's dataset holds the clock rows it could build (a sequence model lacks its warm-up
 rows), matched by timestamp. For each fold:
 
 - train rows = the fold's training rows present in the dataset; when the model uses a validation
@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from mlfactory.errors import ConfigError, DataError
-from mlfactory.models.base import PROBA_COLUMNS, Dataset, Model, ModelParams
+from mlfactory.errors import DataError
+from mlfactory.models.base import CLASSES, PROBA_COLUMNS, Dataset, Model, ModelParams
 from mlfactory.runtime.executor import Executor
 from mlfactory.splits import Fold, inner_validation_split
+from mlfactory.training.clock import DecisionClock
+from mlfactory.training.cv_plan import CVPlan
 
 OOF_FILE = "oof.parquet"
 MIN_FOLD_TRAIN_ROWS = 50  # below this a fold is not fitted; its test rows are reported as not covered
@@ -108,27 +110,19 @@ def generate_oof(
     model_cls: type[Model],
     params: ModelParams | dict[str, Any],
     dataset: Dataset,
-    folds: Sequence[Fold],
+    plan: CVPlan,
     executor: Executor,
     seed: int,
-    inner_val_frac: float | None,
     *,
-    t1: np.ndarray,
-    clock_ts: np.ndarray | None = None,
-    embargo_ns: int = 0,
     n_jobs: int = 1,
     selector: Any = None,
 ) -> OofResult:
-    """Fit ``model_cls`` on each fold's training part and predict its test part.
+    """Fit ``model_cls`` on each fold of ``plan`` and predict the fold's test rows.
 
-    ``folds`` index ``clock_ts`` (default: the dataset's own timestamps); ``t1`` holds the label
-    end of each clock row, for purging the inner validation slice. ``inner_val_frac`` None gives
-    models no validation set. Returns the OOF frame and the coverage report.
+    ``dataset`` holds the clock rows the model could build (matched by timestamp). Returns the OOF
+    frame and the coverage report.
     """
-    jobs, coverage = plan_fold_jobs(
-        model_cls, params, dataset, folds, seed, inner_val_frac,
-        t1=t1, clock_ts=clock_ts, embargo_ns=embargo_ns, n_jobs=n_jobs, selector=selector,
-    )  # fmt: skip
+    jobs, coverage = plan_fold_jobs(model_cls, params, dataset, plan, seed, n_jobs=n_jobs, selector=selector)
     if not jobs:
         raise DataError(
             f"model {model_cls.name!r} has fewer than {MIN_FOLD_TRAIN_ROWS} training rows in every fold; "
@@ -142,79 +136,67 @@ def plan_fold_jobs(
     model_cls: type[Model],
     params: ModelParams | dict[str, Any],
     dataset: Dataset,
-    folds: Sequence[Fold],
+    plan: CVPlan,
     seed: int,
-    inner_val_frac: float | None,
     *,
-    t1: np.ndarray,
-    clock_ts: np.ndarray | None = None,
-    embargo_ns: int = 0,
     n_jobs: int = 1,
     selector: Any = None,
 ) -> tuple[list[FoldJob], OofCoverage]:
-    """The jobs ``generate_oof`` runs (rows of ``dataset``) and the coverage of the test folds."""
-    if not folds:
-        raise ConfigError("folds: no folds given; build them with mlfactory.splits (e.g. purged_kfold)")
+    """The jobs ``generate_oof`` runs (rows of ``dataset``) and the coverage of the plan's test folds."""
     params_dict = params.model_dump() if isinstance(params, ModelParams) else dict(params)
     ds_ts = np.asarray(dataset.timestamps, dtype=np.int64)
     if ds_ts.size > 1 and (np.diff(ds_ts) <= 0).any():
         raise DataError("dataset: timestamps must be strictly increasing to be matched against the folds")
-    clock = ds_ts if clock_ts is None else np.asarray(clock_ts, dtype=np.int64)
-    t1 = np.asarray(t1, dtype=np.int64)
-    if t1.shape != clock.shape:
-        raise DataError(f"t1: {t1.size} label ends for {clock.size} clock rows; give one t1 per clock row")
-    row_of = _rows_on_clock(clock, ds_ts)  # dataset row of each clock row, -1 when absent
-    use_val = inner_val_frac is not None and getattr(model_cls, "uses_validation", True)
+    row_of = _rows_on_clock(plan.clock.ts, ds_ts)  # dataset row of each clock row, -1 when absent
+    use_val = plan.inner_val_frac is not None and getattr(model_cls, "uses_validation", True)
+    empty = np.empty(0, np.int64)
+    template = FoldJob(model_cls, params_dict, int(seed), int(n_jobs), -1, empty, None, empty, selector)
     jobs, per_fold, missing_ts, missing_fold = [], [], [], []
-    for fold in folds:
-        for name in ("train_idx", "test_idx"):
-            idx = getattr(fold, name)
-            if idx.size and (idx.min() < 0 or idx.max() >= clock.size):
-                raise DataError(f"fold {fold.fold_id}: {name} points outside the {clock.size} clock rows")
-        train_clock = fold.train_idx[row_of[fold.train_idx] >= 0]
-        val_rows = None
-        if train_clock.size < MIN_FOLD_TRAIN_ROWS:
-            # The model has (almost) no rows in this fold's training part — typically a long warm-up
-            # at the start of the data. It cannot predict this fold: its test rows become coverage.
-            absent = fold.test_idx
-            missing_ts.append(clock[absent])
-            missing_fold.append(np.full(absent.size, fold.fold_id, dtype=np.int64))
-            per_fold.append(FoldCoverage(fold.fold_id, int(absent.size), 0, int(train_clock.size), 0))
-            continue
-        if use_val:
-            train_clock, val_clock = inner_validation_split(
-                train_clock, clock, t1, inner_val_frac, embargo_ns
-            )
-            val_rows = row_of[val_clock]
-        test_present = row_of[fold.test_idx] >= 0
-        absent = fold.test_idx[~test_present]
-        missing_ts.append(clock[absent])
+    for fold in plan.folds:
+        job, coverage, absent = _plan_fold(fold, plan, row_of, use_val, template)
+        if job is not None:
+            jobs.append(job)
+        per_fold.append(coverage)
+        missing_ts.append(plan.clock.ts[absent])
         missing_fold.append(np.full(absent.size, fold.fold_id, dtype=np.int64))
-        train_rows, test_rows = row_of[train_clock], row_of[fold.test_idx[test_present]]
-        jobs.append(
-            FoldJob(
-                model_cls,
-                params_dict,
-                int(seed),
-                int(n_jobs),
-                fold.fold_id,
-                train_rows,
-                val_rows,
-                test_rows,
-                selector,
-            )
-        )
-        n_val = 0 if val_rows is None else int(val_rows.size)
-        per_fold.append(
-            FoldCoverage(
-                fold.fold_id, int(fold.test_idx.size), int(test_rows.size), int(train_rows.size), n_val
-            )
-        )
     missing = pl.DataFrame(
         {"timestamp": np.concatenate(missing_ts), "fold": np.concatenate(missing_fold)},
         schema={"timestamp": pl.Int64, "fold": pl.Int64},
     ).with_columns(pl.col("timestamp").cast(pl.Datetime("ns", "UTC")))
     return jobs, OofCoverage(per_fold, missing.sort("timestamp", "fold"))
+
+
+def _plan_fold(
+    fold: Fold, plan: CVPlan, row_of: np.ndarray, use_val: bool, template: FoldJob
+) -> tuple[FoldJob | None, FoldCoverage, np.ndarray]:
+    """One fold's job (None when the model has too few training rows there), coverage and absent test rows."""
+    n_clock = plan.clock.ts.size
+    for name in ("train_idx", "test_idx"):
+        idx = getattr(fold, name)
+        if idx.size and (idx.min() < 0 or idx.max() >= n_clock):
+            raise DataError(f"fold {fold.fold_id}: {name} points outside the {n_clock} clock rows")
+    train_clock = fold.train_idx[row_of[fold.train_idx] >= 0]
+    if train_clock.size < MIN_FOLD_TRAIN_ROWS:
+        # The model has (almost) no rows in this fold's training part — typically a long warm-up
+        # at the start of the data. It cannot predict this fold: its test rows become coverage.
+        coverage = FoldCoverage(fold.fold_id, int(fold.test_idx.size), 0, int(train_clock.size), 0)
+        return None, coverage, fold.test_idx
+    val_rows = None
+    if use_val:
+        train_clock, val_clock = inner_validation_split(
+            train_clock, plan.clock.ts, plan.clock.t1, plan.inner_val_frac, plan.embargo_ns
+        )
+        val_rows = row_of[val_clock]
+    test_present = row_of[fold.test_idx] >= 0
+    train_rows, test_rows = row_of[train_clock], row_of[fold.test_idx[test_present]]
+    job = replace(
+        template, fold_id=fold.fold_id, train_rows=train_rows, val_rows=val_rows, test_rows=test_rows
+    )
+    n_val = 0 if val_rows is None else int(val_rows.size)
+    coverage = FoldCoverage(
+        fold.fold_id, int(fold.test_idx.size), int(test_rows.size), int(train_rows.size), n_val
+    )
+    return job, coverage, fold.test_idx[~test_present]
 
 
 def fit_predict_fold(dataset: Dataset, job: FoldJob) -> FoldResult:
@@ -270,3 +252,15 @@ def _rows_on_clock(clock: np.ndarray, ds_ts: np.ndarray) -> np.ndarray:
             "build the model's view on the run's decision timestamps"
         )
     return np.where(found, pos_c, -1).astype(np.int64)
+
+
+def oof_log_loss(frame: pl.DataFrame, clock: DecisionClock) -> tuple[float, float]:
+    """Log loss of OOF predictions and of the clock's class prior, on the predicted rows."""
+    from sklearn.metrics import log_loss
+
+    if frame.height == 0:
+        return float("nan"), float("nan")
+    y = clock.y[clock.rows_of(frame["timestamp"].dt.epoch("ns").to_numpy())]
+    p = frame.select(PROBA_COLUMNS).to_numpy()
+    prior = np.tile(clock.class_priors(), (len(y), 1))
+    return float(log_loss(y, p, labels=list(CLASSES))), float(log_loss(y, prior, labels=list(CLASSES)))

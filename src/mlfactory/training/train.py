@@ -7,26 +7,21 @@ the decision clock), ``metrics.json``, ``predictions_{val,test}.parquet`` and ``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from mlfactory.errors import DataError
-from mlfactory.evaluation import class_frequencies
+from mlfactory.evaluation.metrics_schema import MetricsRecord, write_metrics
 from mlfactory.models.base import Model
-from mlfactory.models.config import ModelConfig, apply_overrides, load_model_config
-from mlfactory.run_dir import stable_hash
-from mlfactory.selection.step import FeatureSelector
-from mlfactory.training.evaluate import evaluate_split
+from mlfactory.models.config import ModelConfig
+from mlfactory.run_data import RunData
+from mlfactory.training.configs import resolve_config, routing_record
+from mlfactory.training.evaluate import SplitEvaluation, evaluate_split, overfitting_block
+from mlfactory.training.fitting import final_model_data, fit_final, write_evaluations
 from mlfactory.training.model_data import ModelData, build_model_data
 from mlfactory.training.overfitting_stats import run_trial_sharpes, trial_id_of
-from mlfactory.training.run_data import RunData
 
 Progress = Callable[[str], None]
 
@@ -34,136 +29,46 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class TrainResult:
     directory: Path
-    metrics: dict[str, Any]
+    metrics: MetricsRecord
     model: Model
 
 
-def resolve_config(
-    name: str,
-    *,
-    params: Sequence[str] = (),
-    timeframe: str | None = None,
-    feature_set: str | None = None,
-    config_path: Path | None = None,
-) -> ModelConfig:
-    """The model's YAML (or class defaults) with the call's overrides applied and validated."""
-    cfg = load_model_config(name, config_path)
-    return apply_overrides(cfg, params, timeframe=timeframe, feature_set=feature_set)
-
-
-def routing_record(cfg: ModelConfig, md: ModelData) -> dict[str, Any]:
-    cls = cfg.model_cls
-    return {
-        "model": cfg.model,
-        "family": cls.family.value,
-        "input": cls.input_kind.value,
-        "timeframe": cfg.timeframe,
-        "mtf_strategy": cfg.mtf_strategy.value,
-        "mtf_timeframes": list(cfg.mtf_timeframes),
-        "feature_set": cfg.feature_set,
-        "n_features": len(md.feature_names),
-        "features": list(md.feature_names),
-        "coverage": md.coverage,
-        "config_source": cfg.source,
-        "params": cfg.params.model_dump(mode="json"),
-    }
-
-
-def select_features(md: ModelData, cfg: ModelConfig, seed: int, cache: Path | None = None) -> ModelData:
-    """Apply the model's feature budget, chosen on the training split's rows only (selection/step.py).
-
-    With ``cache`` (a JSON path, e.g. ``RUN/selection/<model>_<tf>_h<H>.json``) the choice is reused
-    when the candidates, the training rows and the selector are unchanged.
-    """
-    selector = FeatureSelector.for_model(cfg.model, cfg.model_cls.family, seed)
-    if selector is None:
-        return md
-    train = md.dataset.subset(md.rows("train"))
-    key = stable_hash(
-        {"names": md.feature_names, "ts": hashlib.sha256(train.timestamps.tobytes()).hexdigest(),
-         "y": hashlib.sha256(train.y.tobytes()).hexdigest(), "selector": selector.__dict__}
-    )  # fmt: skip
-    cached = json.loads(cache.read_text()) if cache is not None and cache.is_file() else None
-    if cached is not None and cached.get("key") == key:
-        cols = np.array([md.feature_names.index(f) for f in cached["selected"]])
-    else:
-        cols = selector.select(train)
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(
-                json.dumps({"key": key, "selected": [md.feature_names[i] for i in cols]}, indent=2)
-            )
-    if len(cols) == len(md.feature_names):
-        return md
-    names = tuple(md.feature_names[i] for i in cols)
-    coverage = md.coverage | {"selection": {"candidates": len(md.feature_names), "selected": len(cols),
-                                            "budget": [selector.min_features, selector.max_features], "method": "mdi"}}  # fmt: skip
-    return replace(md, dataset=md.dataset.select_columns(cols), feature_names=names, coverage=coverage)
-
-
-def selection_cache_path(data: RunData, cfg: ModelConfig, horizon: int) -> Path:
-    return data.run.root / "selection" / f"{cfg.model}_{cfg.timeframe}_h{horizon}.json"
-
-
-def split_datasets(md: ModelData) -> dict[str, np.ndarray]:
-    rows = {s: md.rows(s) for s in ("train", "val", "test")}
-    for split, idx in rows.items():
-        if len(idx) == 0:
-            raise DataError(
-                f"no {split} rows for this model after alignment (coverage {md.coverage}); "
-                "use more data or a finer timeframe / shorter warm-up"
-            )
-    return rows
-
-
-def fit_and_evaluate(
-    data: RunData, cfg: ModelConfig, horizon: int, *, seed: int, n_jobs: int = 1
-) -> tuple[Model, ModelData, dict[str, Any], dict[str, Any]]:
-    """Fit on train (early stopping on val) and evaluate on val and test; return model, data, metrics, evaluations."""
-    md = select_features(
-        build_model_data(data, cfg, horizon), cfg, seed, selection_cache_path(data, cfg, horizon)
-    )
-    rows = split_datasets(md)
-    train, val = md.dataset.subset(rows["train"]), md.dataset.subset(rows["val"])
-    t0 = time.perf_counter()
-    model = cfg.model_cls(cfg.params, seed=seed, n_jobs=n_jobs).fit(train, val)
-    fit_seconds = time.perf_counter() - t0
-    freqs = class_frequencies(train.y)
-    trials = run_trial_sharpes(data.run.root, exclude=data.run.model_dir(cfg.model, horizon))
-    evaluations = {}
+def evaluate_model(
+    data: RunData, md: ModelData, model: Model, other_trials: list[float], trial_id: str | None = None
+) -> dict[str, SplitEvaluation]:
+    """The fitted model's evaluation on the validation and test splits (the test split recorded in the
+    run's trial registry as ``trial_id`` when given)."""
+    freqs = data.clock(md.horizon).restrict("train").class_priors()
+    out = {}
     for split in ("val", "test"):
-        idx = rows[split]
+        idx = md.rows(split)
         proba = model.predict_proba(md.dataset.x.subset(idx))
-        evaluations[split] = evaluate_split(
-            data,
-            horizon,
-            md.timestamps[idx],
-            proba,
-            md.dataset.y[idx],
-            md.ret[idx],
-            freqs,
-            other_trials=trials,
-            trial_id=trial_id_of(data.run.model_dir(cfg.model, horizon)) if split == "test" else None,
-        )
-    metrics = {
-        "model": cfg.model,
-        "horizon": horizon,
-        "family": cfg.model_cls.family.value,
-        "timeframe": cfg.timeframe,
-        "feature_set": cfg.feature_set,
-        "n_features": len(md.feature_names),
-        "seed": seed,
-        "rows": {s: len(i) for s, i in rows.items()},
-        "fit_seconds": round(fit_seconds, 3),
-        "classification": {s: e.classification for s, e in evaluations.items()},
-        "trading": {s: e.trading for s, e in evaluations.items()},
-        "signal": {s: e.signal for s, e in evaluations.items()},
-        "overfitting": {
-            "dsr": evaluations["test"].trading["deflated_sharpe"]["dsr"],
-            "deflated_sharpe": evaluations["test"].trading["deflated_sharpe"],
-        },
-    }
-    return model, md, metrics, evaluations
+        out[split] = evaluate_split(
+            data, md.horizon, md.timestamps[idx], proba, md.dataset.y[idx], md.ret[idx], freqs,
+            other_trials=other_trials, trial_id=trial_id if split == "test" else None,
+        )  # fmt: skip
+    return out
+
+
+def model_metrics(
+    cfg: ModelConfig, md: ModelData, seed: int, fit_seconds: float, evaluations: dict[str, SplitEvaluation]
+) -> MetricsRecord:
+    return MetricsRecord(
+        kind="model",
+        model=cfg.model,
+        horizon=md.horizon,
+        family=cfg.model_cls.family.value,
+        seed=seed,
+        timeframe=cfg.timeframe,
+        feature_set=cfg.feature_set,
+        n_features=len(md.feature_names),
+        rows={s: len(md.rows(s)) for s in ("train", "val", "test")},
+        fit_seconds=round(fit_seconds, 3),
+        classification={s: e.classification for s, e in evaluations.items()},
+        trading={s: e.trading for s, e in evaluations.items()},
+        signal={s: e.signal for s, e in evaluations.items()},
+        overfitting=overfitting_block(evaluations["test"]),
+    )
 
 
 def train_model(
@@ -184,27 +89,20 @@ def train_model(
     progress(
         f"train {name} (h{horizon}) on {cfg.timeframe}, {cfg.mtf_strategy.value}, feature set {cfg.feature_set}"
     )
-    model, md, metrics, evaluations = fit_and_evaluate(data, cfg, horizon, seed=seed, n_jobs=n_jobs)
+    md = final_model_data(data, cfg, build_model_data(data, cfg, data.clock(horizon)), seed)
+    t0 = time.perf_counter()
+    model = fit_final(md, cfg, seed, n_jobs)
+    fit_seconds = time.perf_counter() - t0
     out = data.run.model_dir(name, horizon)
+    evaluations = evaluate_model(
+        data, md, model, run_trial_sharpes(data.run.root, exclude=out), trial_id_of(out)
+    )
+    metrics = model_metrics(cfg, md, seed, fit_seconds, evaluations)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model")
-    (out / "routing.json").write_text(json.dumps(routing_record(cfg, md), indent=2))
+    (out / "routing.json").write_text(
+        json.dumps(routing_record(cfg, md.feature_names, md.coverage), indent=2)
+    )
     write_metrics(out, metrics)
-    for split, ev in evaluations.items():
-        ev.predictions.write_parquet(out / f"predictions_{split}.parquet")
-    evaluations["test"].equity.write_parquet(out / "equity_test.parquet")
+    write_evaluations(out, evaluations)
     return TrainResult(out, metrics, model)
-
-
-def write_metrics(directory: Path, metrics: dict[str, Any]) -> Path:
-    path = Path(directory) / "metrics.json"
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=_json_default))
-    return path
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

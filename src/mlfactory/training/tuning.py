@@ -11,7 +11,7 @@ folds of one trial run in parallel through the executor.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from mlfactory.errors import ConfigError
 from mlfactory.models.base import CLASSES, PROBA_COLUMNS, Dataset, Model, ModelParams
 from mlfactory.models.config import CategoricalDim, FloatDim, IntDim, ModelConfig, validate_params
 from mlfactory.runtime.executor import Executor
-from mlfactory.splits import Fold
+from mlfactory.training.cv_plan import CVPlan
 from mlfactory.training.oof import generate_oof
 
 BEST_PARAMS_FILE = "best_params.json"
@@ -72,16 +72,12 @@ def tune(
     model_cls: type[Model],
     base_params: ModelParams | Mapping[str, Any],
     dataset: Dataset,
-    folds: Sequence[Fold],
+    plan: CVPlan,
     executor: Executor,
     *,
     n_trials: int,
     seed: int,
-    t1: np.ndarray,
     search_space: Mapping[str, FloatDim | IntDim | CategoricalDim] | None = None,
-    inner_val_frac: float | None = 0.2,
-    clock_ts: np.ndarray | None = None,
-    embargo_ns: int = 0,
     n_jobs: int = 1,
 ) -> TuningResult:
     """Run ``n_trials`` TPE trials (``TPESampler(seed)``) minimising the purged-CV log loss; return the best params.
@@ -106,10 +102,7 @@ def tune(
     def objective(trial: optuna.Trial) -> float:
         values = {**base, **{name: suggest(trial, name, dim) for name, dim in space.items()}}
         params = validate_params(model_cls, values, f"tuning trial {trial.number}")
-        result = generate_oof(
-            model_cls, params, dataset, folds, executor, seed, inner_val_frac,
-            t1=t1, clock_ts=clock_ts, embargo_ns=embargo_ns, n_jobs=n_jobs,
-        )  # fmt: skip
+        result = generate_oof(model_cls, params, dataset, plan, executor, seed, n_jobs=n_jobs)
         return cv_log_loss(result.frame, dataset)
 
     previous = optuna.logging.get_verbosity()
@@ -131,18 +124,17 @@ def tune(
 def tune_config(
     config: ModelConfig,
     dataset: Dataset,
-    folds: Sequence[Fold],
+    plan: CVPlan,
     executor: Executor,
     *,
     n_trials: int,
     seed: int,
-    t1: np.ndarray,
-    **kwargs: Any,
+    n_jobs: int = 1,
 ) -> TuningResult:
     """``tune`` with a model config's params as the base and its (YAML-merged) search space."""
     return tune(
-        config.model_cls, config.params, dataset, folds, executor,
-        n_trials=n_trials, seed=seed, t1=t1, search_space=config.search_space, **kwargs,
+        config.model_cls, config.params, dataset, plan, executor,
+        n_trials=n_trials, seed=seed, search_space=config.search_space, n_jobs=n_jobs,
     )  # fmt: skip
 
 

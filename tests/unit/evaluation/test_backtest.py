@@ -270,3 +270,41 @@ def test_trades_to_polars(instrument, hand_bars):
     ).trades.to_polars()
     assert frame.height == 2
     assert str(frame.schema["entry_ts"]) == "Datetime(time_unit='ns', time_zone='UTC')"
+
+
+def test_no_position_is_held_across_a_contract_roll(instrument, hand_bars):
+    ts, open_, close = hand_bars
+    segment = np.array([0, 0, 0, 0, 1, 1, 1, 1])  # roll between bar 3 and bar 4
+    res = backtest(
+        ts[[0, 3, 5]],
+        np.array([1.0, -1.0, 0.0]),
+        ts,
+        open_,
+        close,
+        instrument,
+        holding="until_next_signal",
+        bar_segment=segment,
+    )
+    # the long closes at bar 3's close (end of its contract); the short decided on bar 3 never fills
+    np.testing.assert_array_equal(res.position, [0, 1, 1, 1, 0, 0, 0, 0])
+    expected_pnl = [0.0, 1 - 0.35, 0.5 - 1.0, 1.5 - 0.35, 0.0, 0.0, 0.0, 0.0]
+    np.testing.assert_allclose(res.pnl_points, expected_pnl)
+    assert len(res.trades) == 1 and res.trades.exit_index[0] == 3 and res.trades.exit_price[0] == 103.0
+    assert res.trades.pnl_points[0] == pytest.approx(1.3)
+    assert res.returns[4] == 0.0  # the roll bar's return is not referenced to the old contract's close
+    np.testing.assert_allclose(res.equity_currency, np.cumsum(res.pnl_currency))
+
+
+def test_bar_segment_of_the_wrong_length_is_refused(instrument, hand_bars):
+    ts, open_, close = hand_bars
+    with pytest.raises(DataError, match="bar_segment"):
+        backtest(
+            ts[:1],
+            np.ones(1),
+            ts,
+            open_,
+            close,
+            instrument,
+            holding="until_next_signal",
+            bar_segment=np.zeros(3),
+        )

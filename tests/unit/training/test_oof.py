@@ -14,6 +14,7 @@ from mlfactory.models.base import PROBA_COLUMNS, Dataset, Family, InputKind
 from mlfactory.models.registry import all_models, get_model_class
 from mlfactory.runtime.executor import InProcessExecutor, LocalProcessExecutor
 from mlfactory.splits import combinatorial_purged_cv, purged_kfold, walk_forward
+from mlfactory.training.cv_plan import CVPlan
 from mlfactory.training.oof import COVERAGE_FILE, generate_oof, plan_fold_jobs, write_oof
 
 TABULAR = sorted(
@@ -26,10 +27,10 @@ EMBARGO = 2 * FIVE_MIN
 
 def _oof(name, ds, t1, folds, executor=None, **kw):
     cls = get_model_class(name)
-    return generate_oof(
-        cls, SMALL_PARAMS[name], ds, folds, executor or InProcessExecutor(), seed=7, inner_val_frac=0.2,
-        t1=t1, embargo_ns=EMBARGO, **kw,
-    )  # fmt: skip
+    plan = CVPlan.from_folds(
+        kw.pop("clock_ts", ds.timestamps), t1, folds, embargo_ns=EMBARGO, inner_val_frac=0.2
+    )
+    return generate_oof(cls, SMALL_PARAMS[name], ds, plan, executor or InProcessExecutor(), seed=7, **kw)
 
 
 @pytest.mark.parametrize("method", ["purged", "walk-forward"])
@@ -108,9 +109,8 @@ def test_inner_validation_is_carved_from_the_fold_training_part_and_purged():
     ds, t1 = planted_dataset(n=900)
     ts = ds.timestamps
     folds = purged_kfold(ts, t1, 5, EMBARGO)
-    jobs, _ = plan_fold_jobs(
-        get_model_class("xgboost"), {}, ds, folds, seed=0, inner_val_frac=0.2, t1=t1, embargo_ns=EMBARGO
-    )
+    plan = CVPlan.from_folds(ds.timestamps, t1, folds, embargo_ns=EMBARGO, inner_val_frac=0.2)
+    jobs, _ = plan_fold_jobs(get_model_class("xgboost"), {}, ds, plan, seed=0)
     for fold, job in zip(folds, jobs, strict=True):
         assert set(job.val_rows) <= set(fold.train_idx)
         assert not set(job.val_rows) & set(job.train_rows)
@@ -128,10 +128,22 @@ def test_inner_validation_is_carved_from_the_fold_training_part_and_purged():
 def test_models_without_validation_get_no_inner_slice():
     ds, t1 = planted_dataset(n=400)
     folds = purged_kfold(ds.timestamps, t1, 4, EMBARGO)
-    logistic_jobs, _ = plan_fold_jobs(get_model_class("logistic"), {}, ds, folds, 0, 0.2, t1=t1)
+    logistic_jobs, _ = plan_fold_jobs(
+        get_model_class("logistic"),
+        {},
+        ds,
+        CVPlan.from_folds(ds.timestamps, t1, folds, inner_val_frac=0.2),
+        0,
+    )
     assert all(j.val_rows is None for j in logistic_jobs)
     assert [j.train_rows.size for j in logistic_jobs] == [f.train_idx.size for f in folds]
-    xgb_jobs, _ = plan_fold_jobs(get_model_class("xgboost"), {}, ds, folds, 0, None, t1=t1)
+    xgb_jobs, _ = plan_fold_jobs(
+        get_model_class("xgboost"),
+        {},
+        ds,
+        CVPlan.from_folds(ds.timestamps, t1, folds, inner_val_frac=None),
+        0,
+    )
     assert all(j.val_rows is None for j in xgb_jobs)
 
 
@@ -175,9 +187,9 @@ def test_bad_inputs_are_refused():
     folds = purged_kfold(ds.timestamps, t1, 3, EMBARGO)
     cls = get_model_class("logistic")
     with pytest.raises(ConfigError, match="no folds"):
-        plan_fold_jobs(cls, {}, ds, [], 0, 0.2, t1=t1)
+        CVPlan.from_folds(ds.timestamps, t1, [])
     with pytest.raises(DataError, match="t1"):
-        plan_fold_jobs(cls, {}, ds, folds, 0, 0.2, t1=t1[:-1])
+        CVPlan.from_folds(ds.timestamps, t1[:-1], folds)
     shifted = TabularView(ds.x.x, ds.timestamps + 1, ds.x.feature_names)
     with pytest.raises(DataError, match="not on the decision clock"):
-        plan_fold_jobs(cls, {}, Dataset(shifted, ds.y), folds, 0, 0.2, t1=t1, clock_ts=ds.timestamps)
+        plan_fold_jobs(cls, {}, Dataset(shifted, ds.y), CVPlan.from_folds(ds.timestamps, t1, folds), 0)

@@ -15,6 +15,7 @@ from mlfactory.models.config import categorical_dim, float_dim, load_model_confi
 from mlfactory.models.registry import get_model_class
 from mlfactory.runtime.executor import InProcessExecutor
 from mlfactory.splits import purged_kfold
+from mlfactory.training.cv_plan import CVPlan
 from mlfactory.training.oof import generate_oof
 from mlfactory.training.tuning import cv_log_loss, tune, tune_config, write_best_params
 
@@ -32,17 +33,23 @@ def problem():
 def _tune_logistic(problem, seed=0, n_trials=4, space=None):
     ds, t1, folds = problem
     space = space or {"C": float_dim(1e-4, 10.0, log=True)}
+    plan = CVPlan.from_folds(ds.timestamps, t1, folds, embargo_ns=EMBARGO, inner_val_frac=0.2)
     return tune(
-        get_model_class("logistic"), {}, ds, folds, InProcessExecutor(),
-        n_trials=n_trials, seed=seed, t1=t1, search_space=space, embargo_ns=EMBARGO,
-    )  # fmt: skip
+        get_model_class("logistic"),
+        {},
+        ds,
+        plan,
+        InProcessExecutor(),
+        n_trials=n_trials,
+        seed=seed,
+        search_space=space,
+    )
 
 
 def test_cv_log_loss_matches_sklearn(problem):
     ds, t1, folds = problem
-    frame = generate_oof(
-        get_model_class("logistic"), {}, ds, folds, InProcessExecutor(), 0, None, t1=t1
-    ).frame
+    plan = CVPlan.from_folds(ds.timestamps, t1, folds, inner_val_frac=None)
+    frame = generate_oof(get_model_class("logistic"), {}, ds, plan, InProcessExecutor(), 0).frame
     p = frame.select("p_short", "p_neutral", "p_long").to_numpy()
     expected = log_loss(ds.y, p, sample_weight=ds.sample_weight, labels=[-1, 0, 1])
     assert cv_log_loss(frame, ds) == pytest.approx(expected, rel=1e-9)
@@ -61,10 +68,10 @@ def test_same_seed_same_study_and_best_value_is_the_min_trial(problem):
 def test_best_params_reproduce_the_best_value(problem):
     ds, t1, folds = problem
     result = _tune_logistic(problem)
+    plan = CVPlan.from_folds(ds.timestamps, t1, folds, embargo_ns=EMBARGO, inner_val_frac=0.2)
     frame = generate_oof(
-        get_model_class("logistic"), result.best_params, ds, folds, InProcessExecutor(), 0, 0.2,
-        t1=t1, embargo_ns=EMBARGO,
-    ).frame  # fmt: skip
+        get_model_class("logistic"), result.best_params, ds, plan, InProcessExecutor(), 0
+    ).frame
     assert cv_log_loss(frame, ds) == pytest.approx(result.best_value, rel=1e-12)
     assert set(result.best_params) == set(get_model_class("logistic").Params.model_fields)
 
@@ -84,9 +91,8 @@ def test_tune_config_uses_the_yaml_search_space(problem, tmp_path):
         "search_space:\n  max_depth: {type: categorical, choices: [2, 3]}\n"
     )
     config = load_model_config("xgboost", path)
-    result = tune_config(
-        config, ds, folds, InProcessExecutor(), n_trials=2, seed=0, t1=t1, embargo_ns=EMBARGO
-    )
+    plan = CVPlan.from_folds(ds.timestamps, t1, folds, embargo_ns=EMBARGO, inner_val_frac=0.2)
+    result = tune_config(config, ds, plan, InProcessExecutor(), n_trials=2, seed=0)
     assert set(result.trials["max_depth"].to_list()) <= {2, 3}
     assert set(result.trials.columns) == {"number", "log_loss", *config.search_space}
     assert result.best_params["n_estimators"] == 15
@@ -103,4 +109,13 @@ def test_bad_tuning_requests_are_refused(problem):
     ds, t1, folds = problem
     cls = get_model_class("logistic")
     with pytest.raises(ConfigError, match="has none"):
-        tune(cls, {}, ds, folds, InProcessExecutor(), n_trials=1, seed=0, t1=t1, search_space={})
+        tune(
+            cls,
+            {},
+            ds,
+            CVPlan.from_folds(ds.timestamps, t1, folds),
+            InProcessExecutor(),
+            n_trials=1,
+            seed=0,
+            search_space={},
+        )

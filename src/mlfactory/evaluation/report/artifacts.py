@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from mlfactory.errors import ArtifactError, DataError
+from mlfactory.evaluation.metrics_schema import parse_metrics
 from mlfactory.evaluation.positions import check_probabilities
 from mlfactory.evaluation.trials import Trial, deflated_sharpe_in_run, read_trials
 from mlfactory.run_dir import RunDir
@@ -28,10 +29,6 @@ EQUITY_OPTIONAL = ("drawdown_currency", "buy_and_hold_equity")
 LABEL_COLUMNS = ("timestamp", "label")
 LABEL_OPTIONAL = ("barrier",)
 _HORIZON_FILE = re.compile(r"^h(\d+)$")
-HEADLINE_KEYS = {
-    "deflated_sharpe": ("dsr", "deflated_sharpe", "deflated_sharpe_ratio", "value"),
-    "pbo": ("pbo", "value"),
-}
 
 Kind = Literal["model", "ensemble"]
 
@@ -79,14 +76,11 @@ def dig(node: Any, *keys: str) -> Any:
 
 
 def overfitting_headline(metrics: dict[str, Any] | None, stat: str) -> float | None:
-    """The headline number of ``metrics["overfitting"][stat]`` (``deflated_sharpe`` or ``pbo``): the
-    entry itself when it is a number, else its first key among ``HEADLINE_KEYS[stat]``."""
-    node = dig(metrics, "overfitting", stat)
-    if isinstance(node, dict):
-        node = next((node[k] for k in HEADLINE_KEYS[stat] if k in node), None)
-    if isinstance(node, bool) or not isinstance(node, int | float):
+    """The deflated Sharpe (``deflated_sharpe``) or PBO (``pbo``) of a metrics record, ``None`` when absent."""
+    if metrics is None:
         return None
-    return float(node)
+    record = parse_metrics(metrics, "metrics.json")
+    return record.dsr if stat == "deflated_sharpe" else record.pbo
 
 
 def load_run(root: Path) -> RunArtifacts:

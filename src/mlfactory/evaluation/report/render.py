@@ -10,6 +10,7 @@ import plotly.offline
 
 from mlfactory.evaluation.report.artifacts import RunArtifacts, load_run
 from mlfactory.evaluation.report.html import Section, page
+from mlfactory.evaluation.report.sections_backtest import backtest_section
 from mlfactory.evaluation.report.sections_compare import same_rows_section
 from mlfactory.evaluation.report.sections_cv import cross_validation_section
 from mlfactory.evaluation.report.sections_models import (
@@ -70,6 +71,7 @@ def render_report(run: RunArtifacts) -> Report:
         same_rows_section(run),
         cross_validation_section(run, next_id),
         breakdown_section(run),
+        backtest_section(run, next_id),
         manifest_section(run),
     ]
     instrument = run.manifest.get("instrument") or {}

@@ -1,6 +1,6 @@
 """What every meta-learner and ensemble combiner shares: 2D-only input, time order, stacked columns.
 
-Their input is the stacked matrix (``mlfactory.training.stacking``): a ``TabularView`` whose columns
+Their input is the stacked matrix (``mlfactory.adapters.stacking``): a ``TabularView`` whose columns
 are base probability blocks ``<base>__p_short|p_neutral|p_long``, optional ``<base>__mask`` columns
 (1 where the base had no prediction and its block holds imputed priors) and optional ``meta__*``
 meta-features. It is always 2D (DESIGN.md invariant 4): a 3D or 4D view means a base's windows were
@@ -33,7 +33,7 @@ def check_stacked_input(model: Model, x: ModelInput) -> None:
         raise DataError(
             f"model {model.name!r} is a {model.family.value} model and takes the stacked 2D matrix of base "
             f"probabilities (tabular_2d); got a {x.ndim}D view. Stack the bases' predictions as columns "
-            "(mlfactory.training.stacking.stack_predictions) — never pass a sequence base's windows"
+            "(mlfactory.adapters.stacking.stack_predictions) — never pass a sequence base's windows"
         )
 
 
@@ -90,7 +90,7 @@ def probability_blocks(names: tuple[str, ...]) -> list[ProbabilityBlock]:
     if unknown:
         raise DataError(
             f"stacked columns {unknown[:5]} are neither <base>__p_short|p_neutral|p_long, <base>__mask nor "
-            "meta__*; build the matrix with mlfactory.training.stacking.stack_predictions"
+            "meta__*; build the matrix with mlfactory.adapters.stacking.stack_predictions"
         )
     blocks = []
     for base in bases:

@@ -9,11 +9,14 @@ training rows it really predicted (mask 0), with the sample weights, and sets it
   noisy estimate dominate — the robust choice for a few hundred OOF rows;
 - ``softmax``: ``w_b ∝ exp(-(L_b - min L) / temperature)`` — sharper; as ``temperature → 0`` it picks
   the best base, as it grows it tends to equal weights;
-- ``equal``: ``w_b = 1 / B``.
+- ``equal``: ``w_b = 1 / B``;
+- ``best``: all the weight on the base with the lowest log loss (the "best base" of the
+  ensemble guard).
 
 At prediction a base whose mask is 1 on a row does not vote on that row (its block holds priors,
 not a prediction); the other weights are renormalised. A row where every base is masked gets the
-weighted average of the imputed blocks. Validation data is unused.
+weighted average of the imputed blocks (with ``best``, a row where the best base is masked gets its
+imputed block). Validation data is unused.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ MODEL_FILE = "model.json"
 
 
 class VotingParams(ModelParams):
-    weighting: Literal["inverse_loss", "softmax", "equal"] = "inverse_loss"
+    weighting: Literal["inverse_loss", "softmax", "equal", "best"] = "inverse_loss"
     temperature: float = Field(
         0.05, gt=0, description="softmax weighting only: log-loss scale of the weights"
     )
@@ -51,6 +54,8 @@ def vote_weights(losses: np.ndarray, weighting: str, temperature: float) -> np.n
     """Base weights (summing to 1) from their log losses."""
     if weighting == "equal":
         w = np.ones_like(losses)
+    elif weighting == "best":
+        w = (np.arange(losses.size) == np.argmin(losses)).astype(np.float64)
     elif weighting == "inverse_loss":
         w = 1.0 / np.maximum(losses, 1e-12)
     else:
@@ -100,8 +105,8 @@ class VotingModel(StackedModel):
     def _predict_arrays(self, x: np.ndarray) -> np.ndarray:
         w = np.array([self.weights_[b.base] for b in self.blocks_])
         live = np.column_stack([self._live(x, b) for b in self.blocks_]).astype(np.float64)
-        live[live.sum(axis=1) == 0] = 1.0  # every base imputed: average the imputed blocks
         row_w = live * w
+        row_w[row_w.sum(axis=1) == 0] = w  # every voting base imputed: average their imputed blocks
         row_w /= row_w.sum(axis=1, keepdims=True)
         out = np.zeros((len(x), 3))
         for j, b in enumerate(self.blocks_):

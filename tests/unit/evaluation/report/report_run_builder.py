@@ -193,6 +193,7 @@ class _Context:
         score = np.stack([b["oof"][oof_ok][:, 2] - b["oof"][oof_ok][:, 0] for b in bases])
         names = [f"{b['metrics']['model']}_h{self.h}" for b in bases]
         out["metrics"] |= {
+            "kind": "ensemble",
             "bases": names,
             "meta_learner": "logistic",
             "oof_correlation": {"names": names, "matrix": np.corrcoef(score).tolist()},
@@ -213,8 +214,8 @@ class _Context:
 
     def evaluate(self, name: str, family: str, proba: dict[str, np.ndarray]) -> dict[str, Any]:
         metrics: dict[str, Any] = {
-            "model": name, "horizon": self.h, "family": family, "timeframe": "5m", "feature_set": "lagged_returns",
-            "classification": {}, "trading": {},
+            "kind": "model", "model": name, "horizon": self.h, "family": family, "seed": 0, "timeframe": "5m",
+            "feature_set": "lagged_returns", "classification": {}, "trading": {},
         }  # fmt: skip
         results = {}
         for split, p in proba.items():
@@ -255,6 +256,7 @@ class _Context:
         )
         pbo = probability_of_backtest_overfitting(returns, n_partitions=8)
         return {
+            "dsr": dsr,
             "deflated_sharpe": {"dsr": dsr, "sr": mom["sr"], "n_trials": len(trials)},
             "pbo": {"pbo": pbo.pbo, "n_combinations": pbo.n_combinations, "prob_oos_loss": pbo.prob_oos_loss},
         }

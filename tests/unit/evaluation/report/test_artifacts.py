@@ -80,10 +80,10 @@ def test_dig_and_overfitting_headline(built_run: Path) -> None:
         overfitting_headline(metrics, "deflated_sharpe") == metrics["overfitting"]["deflated_sharpe"]["dsr"]
     )
     assert overfitting_headline(metrics, "pbo") == metrics["overfitting"]["pbo"]["pbo"]
-    assert (
-        overfitting_headline({"overfitting": {"pbo": 0.25}}, "pbo") == 0.25
-    )  # a bare number is its own headline
-    assert overfitting_headline({"overfitting": {"pbo": {"n": 3}}}, "pbo") is None
+    assert overfitting_headline(metrics | {"overfitting": {"pbo": {"n": 3}}}, "pbo") is None
+    assert overfitting_headline(metrics | {"overfitting": {}}, "deflated_sharpe") is None
+    with pytest.raises(ArtifactError, match="kind"):  # one schema: no guessing among spellings
+        overfitting_headline({"overfitting": {"pbo": 0.25}}, "pbo")
 
 
 def test_invalid_predictions_name_the_file(run_copy: Callable[[str], Path]) -> None:

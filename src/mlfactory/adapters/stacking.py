@@ -10,7 +10,7 @@ some base has no prediction (a sequence base's warm-up) is handled by an explici
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -111,6 +111,26 @@ def meta_feature_frame(decision_ts: np.ndarray, regime: pl.DataFrame | None) -> 
     return frame
 
 
+def regime_frame(features: pl.DataFrame) -> pl.DataFrame | None:
+    """(timestamp, volatility regime) of a decision-timeframe feature frame, None when it has none."""
+    cols = [c for c in features.columns if c.startswith("vol_regime") and "__" not in c]
+    return features.select("timestamp", cols[0]) if cols else None
+
+
+def stack_inputs(
+    clock_ts: np.ndarray,
+    predictions: Mapping[str, pl.DataFrame],
+    *,
+    policy: CoveragePolicy,
+    priors: np.ndarray,
+    regime_features: pl.DataFrame | None,
+    meta_features: bool,
+) -> StackedMatrix:
+    """``stack_predictions`` with the meta-features of ``clock_ts`` when ``meta_features`` is on."""
+    feats = meta_feature_frame(clock_ts, regime_frame(regime_features)) if meta_features else None
+    return stack_predictions(clock_ts, predictions, policy=policy, priors=priors, meta_features=feats)
+
+
 def oof_correlation(predictions: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
     """Pearson correlation of each base's directional score (p_long − p_short) on their common rows."""
     names = list(predictions)
@@ -125,12 +145,18 @@ def oof_correlation(predictions: Mapping[str, pl.DataFrame]) -> dict[str, Any]:
     return {"names": names, "matrix": np.round(np.atleast_2d(m), 4).tolist(), "rows": frame.height}
 
 
-def priors_from(labels: np.ndarray) -> np.ndarray:
-    return np.array([(labels == c).mean() for c in (-1, 0, 1)], dtype=np.float64)
+def block_probabilities(view: TabularView, base: str) -> np.ndarray:
+    """One base's (short, neutral, long) block of a stacked matrix, renormalised."""
+    names = list(view.feature_names)
+    p = view.x[:, [names.index(c) for c in block_columns(base)]].astype(np.float64)
+    return p / p.sum(axis=1, keepdims=True)
 
 
-def check_bases(bases: Sequence[str]) -> None:
-    if len(bases) < 2:
-        raise ConfigError(f"--base-models: an ensemble needs at least two bases, got {list(bases)}")
-    if len(set(bases)) != len(bases):
-        raise ConfigError(f"--base-models: a base is listed twice in {list(bases)}")
+def probability_frame(ts: np.ndarray, proba: np.ndarray) -> pl.DataFrame:
+    """(timestamp, p_short, p_neutral, p_long): one model's predictions, the unit the stack joins."""
+    return pl.DataFrame(
+        {
+            "timestamp": pl.Series(ts).cast(pl.Datetime("ns", "UTC")),
+            **{c: proba[:, j] for j, c in enumerate(PROBA_COLUMNS)},
+        }
+    )

@@ -1,0 +1,131 @@
+"""The one schema of ``metrics.json`` — written by `train` and `train-ensemble`, read by the CLI
+summaries, the report, the leaderboard and tracking.
+
+The per-split blocks (``classification``, ``trading``, ``signal``) are the evaluation reports
+keyed by split (``val``, ``test``); their inner keys are documented where they are computed
+(``evaluation.classification_metrics``, ``evaluation.trading_metrics``, ``evaluation.signal_metrics``).
+Headline numbers have one typed accessor each, so no reader guesses among key spellings.
+Non-finite numbers are written as ``null`` (strict JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mlfactory.errors import ArtifactError
+
+METRICS_FILE = "metrics.json"
+SCHEMA_VERSION = 1
+
+
+class Overfitting(BaseModel):
+    """Deflated Sharpe of the test split (against every configuration tried) and, for ensembles, PBO."""
+
+    model_config = ConfigDict(extra="allow")
+    dsr: float | None = None
+    deflated_sharpe: dict[str, Any] = {}
+    pbo: dict[str, Any] | None = None
+
+
+class MetricsRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["model", "ensemble", "backtest"]
+    model: str  # the model name, or the ensemble id
+    horizon: int
+    family: str
+    seed: int
+    timeframe: str | None = None
+    feature_set: str | None = None
+    classification: dict[str, dict[str, Any]]
+    trading: dict[str, dict[str, Any]]
+    signal: dict[str, dict[str, Any]] = {}
+    overfitting: Overfitting = Overfitting()
+
+    @property
+    def dsr(self) -> float | None:
+        return self.overfitting.dsr
+
+    @property
+    def pbo(self) -> float | None:
+        return None if self.overfitting.pbo is None else _number(self.overfitting.pbo.get("pbo"))
+
+    def log_loss(self, split: str) -> float | None:
+        return _number(self.classification.get(split, {}).get("model", {}).get("log_loss"))
+
+    def strategy(self, split: str) -> dict[str, Any]:
+        return self.trading.get(split, {}).get("strategy", {})
+
+    def headline(self, split: str) -> dict[str, Any]:
+        """What the CLI prints for a split: log loss vs prior, balanced accuracy, Sharpe, P&L, trades."""
+        m = self.classification.get(split, {})
+        t = self.strategy(split)
+        return {
+            "log_loss": _number(m.get("model", {}).get("log_loss")),
+            "prior_log_loss": _number(m.get("prior", {}).get("log_loss")),
+            "balanced_accuracy": _number(m.get("model", {}).get("balanced_accuracy")),
+            "sharpe": _number(t.get("sharpe")),
+            "total_pnl_currency": _number(t.get("total_pnl_currency")),
+            "trades": t.get("trade_count"),
+        }
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def to_strict_json(obj: Any) -> Any:
+    """``obj`` with numpy scalars/arrays as Python values and non-finite floats as ``None``."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): to_strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_strict_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_strict_json(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_metrics(directory: Path, record: MetricsRecord) -> Path:
+    path = Path(directory) / METRICS_FILE
+    data = to_strict_json(record.model_dump(mode="python"))
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False))
+    return path
+
+
+def parse_metrics(obj: Any, source: str) -> MetricsRecord:
+    try:
+        return MetricsRecord.model_validate(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ArtifactError(
+            f"{source}: not a metrics record ({field}: {first['msg']}); retrain the model with "
+            "`mlfactory train` or `mlfactory train-ensemble`"
+        ) from None
+
+
+def read_metrics(path: Path) -> MetricsRecord:
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: missing; train the model with `mlfactory train`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(
+            f"{path}: not valid JSON ({exc}); retrain with `mlfactory train` or `mlfactory train-ensemble`"
+        ) from None
+    return parse_metrics(obj, str(path))

@@ -1,0 +1,1 @@
+"""Serving: the ensemble bundle (schema, writer, loader) and inference on new bars."""

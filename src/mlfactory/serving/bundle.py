@@ -1,0 +1,175 @@
+"""The ensemble bundle: a typed, versioned ``ensemble.json`` and the directory it describes.
+
+This module is the only writer and reader of bundles. A bundle (``RUN/ensembles/<id>/``) holds
+every retrained base with its routing, the kept combiner (the guard's choice: the meta-learner,
+the OOF-weighted average or the best base — each a fitted model with ``predict_proba`` over the
+stacked matrix), the stack's layout (priors, coverage policy, meta-features), the fitted feature
+state and the pipeline config and instrument of the run. Paths inside it are relative and must
+stay inside it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mlfactory.config import PipelineConfig
+from mlfactory.data.instruments import Instrument
+from mlfactory.errors import ArtifactError
+from mlfactory.models.base import Model
+from mlfactory.models.config import ModelConfig, model_config_from_mapping
+
+BUNDLE_FILE = "ensemble.json"
+BUNDLE_FORMAT = "mlfactory-ensemble/2"
+FITTED_STATE_FILE = "features_fitted_state.json"
+GuardCandidate = Literal["meta", "weighted_average", "best_base"]
+GUARD_CANDIDATES: tuple[GuardCandidate, ...] = ("meta", "weighted_average", "best_base")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaseEntry(_Strict):
+    model: str  # registry name
+    directory: str  # relative to the bundle
+    routing: str  # relative path of routing.json
+
+
+class CombinerEntry(_Strict):
+    candidate: GuardCandidate
+    model: str  # registry name of the fitted combiner (a meta-learner, or ``voting``)
+    directory: str
+
+
+class GuardRecord(_Strict):
+    metric: str
+    scores: dict[str, float | None]
+    kept: GuardCandidate
+    forced: bool  # the kept candidate was chosen by the user, not by the scores
+
+
+class BundleSpec(_Strict):
+    format: Literal["mlfactory-ensemble/2"] = BUNDLE_FORMAT
+    ensemble_id: str
+    horizon: int
+    decision_timeframe: str
+    bases: dict[str, BaseEntry]
+    meta_learner: str
+    combiner: CombinerEntry
+    guard: GuardRecord
+    stack_columns: list[str]
+    priors: list[float]
+    coverage_policy: Literal["drop", "impute"]
+    meta_features: bool
+    pipeline_config: dict[str, Any]
+    instrument: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LoadedBase:
+    config: ModelConfig
+    model: Model
+    features: list[str]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded bundle: everything inference needs, read once."""
+
+    directory: Path
+    spec: BundleSpec
+    config: PipelineConfig
+    instrument: Instrument
+    fitted: dict[str, Any]
+    bases: dict[str, LoadedBase]
+    combiner: Model
+
+
+def write_bundle_spec(directory: Path, spec: BundleSpec) -> Path:
+    path = Path(directory) / BUNDLE_FILE
+    path.write_text(json.dumps(spec.model_dump(mode="json"), indent=2, sort_keys=True))
+    return path
+
+
+def read_bundle_spec(directory: Path) -> BundleSpec:
+    path = Path(directory) / BUNDLE_FILE
+    obj = _read_json(path)
+    if isinstance(obj, dict) and obj.get("format") != BUNDLE_FORMAT:
+        raise ArtifactError(
+            f"{path}: bundle format {obj.get('format')!r} is not {BUNDLE_FORMAT!r}; retrain the ensemble "
+            "with `mlfactory train-ensemble`"
+        )
+    try:
+        return BundleSpec.model_validate(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ArtifactError(
+            f"{path}: invalid bundle ({field}: {first['msg']}); retrain the ensemble with `mlfactory train-ensemble`"
+        ) from None
+
+
+def inside(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing absolute paths and paths that leave ``root``."""
+    root = Path(root).resolve()
+    candidate = (root / relative).resolve()
+    if Path(relative).is_absolute() or not candidate.is_relative_to(root):
+        raise ArtifactError(
+            f"{root / BUNDLE_FILE}: path {relative!r} points outside the bundle; a bundle only loads its own "
+            "files — retrain it with `mlfactory train-ensemble`"
+        )
+    return candidate
+
+
+def load_bundle(directory: Path) -> Bundle:
+    from mlfactory.models.registry import get_model_class
+
+    directory = Path(directory)
+    spec = read_bundle_spec(directory)
+    bases = {name: _load_base(directory, entry) for name, entry in spec.bases.items()}
+    combiner = get_model_class(spec.combiner.model).load(inside(directory, spec.combiner.directory))
+    return Bundle(
+        directory,
+        spec,
+        PipelineConfig.model_validate(spec.pipeline_config),
+        Instrument.model_validate(spec.instrument),
+        _read_json(inside(directory, FITTED_STATE_FILE)),
+        bases,
+        combiner,
+    )
+
+
+def _load_base(directory: Path, entry: BaseEntry) -> LoadedBase:
+    from mlfactory.models.registry import get_model_class
+
+    routing_path = inside(directory, entry.routing)
+    routing = _read_json(routing_path)
+    cls = get_model_class(entry.model)
+    try:
+        cfg = model_config_from_mapping(
+            cls,
+            {k: routing[k] for k in ("timeframe", "mtf_strategy", "mtf_timeframes", "feature_set", "params")},
+            source=str(routing_path),
+        )
+        features = [str(f) for f in routing["features"]]
+    except (KeyError, TypeError) as exc:
+        raise ArtifactError(f"{routing_path}: incomplete routing ({exc}); retrain the ensemble") from None
+    return LoadedBase(cfg, cls.load(inside(directory, entry.directory)), features)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ArtifactError(
+            f"{path}: missing from the bundle; train the ensemble again with `mlfactory train-ensemble`"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(
+            f"{path}: not valid JSON ({exc}); train the ensemble again with `mlfactory train-ensemble`"
+        ) from None
