@@ -10,6 +10,7 @@ import pytest
 from mlfactory.evaluation.report import load_run, render_report
 from mlfactory.evaluation.trials import TRIALS_FILE
 from mlfactory.training.cross_validate import run_cv
+from mlfactory.training.train import train_model
 
 
 @pytest.fixture
@@ -25,9 +26,7 @@ def test_cpcv_paths_and_folds_reach_the_report(fresh_run: Path) -> None:
     run_cv(
         fresh_run, ["random_forest"], 10, n_splits=5, method="cpcv", test_groups=2, params=["n_estimators=10"]
     )
-    (fresh_run / "models" / "random_forest_h10" / "metrics.json").write_text(
-        '{"horizon": 10}'
-    )  # cv alone writes none
+    train_model(fresh_run, "random_forest", 10, params=["n_estimators=10"])  # the report lists trained models
     section = next(s for s in render_report(load_run(fresh_run)).sections if s.id == "cv")
     assert section.available
     assert "random_forest_h10: cpcv" in section.body and "n_paths" in section.body
