@@ -22,6 +22,8 @@ from mlfactory.timeframes import (
     validate_mtf_timeframes,
 )
 
+SEED_MAX = 2**32 - 1  # numpy's seed range is 0 … 2**32 - 1
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -152,7 +154,7 @@ class SplitsConfig(_Section):
 
 
 class PipelineConfig(_Section):
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=SEED_MAX, description="seed of every stochastic step")
     data: DataConfig = Field(default_factory=DataConfig)
     ladder: LadderConfig = Field(default_factory=LadderConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
@@ -192,12 +194,7 @@ def load_pipeline_config(path: Path | None = None, overrides: dict[str, Any] | N
     source = "<defaults>"
     if path is not None:
         source = str(path)
-        try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the config file: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raw = read_yaml(Path(path), "pipeline config") or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the config must be a mapping of sections (data, ladder, ...)")
     if overrides:
@@ -206,6 +203,24 @@ def load_pipeline_config(path: Path | None = None, overrides: dict[str, Any] | N
         return PipelineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format(source, exc)) from exc
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """Parse a YAML text file; unreadable, binary or malformed files raise ``ConfigError`` naming it."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{path}: cannot read the {what}: it is a directory; give a YAML file") from exc
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: cannot read the {what}: no such file; check the path") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: the {what} is not UTF-8 text (a binary file?); give a YAML file") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: the {what} is not valid YAML: {exc}") from exc
 
 
 def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

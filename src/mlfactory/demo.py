@@ -1,8 +1,10 @@
 """The factory end to end: pipeline → one tabular model → one neural model → the standard
 heterogeneous ensemble (catboost + tcn + patchtst → logistic) → backtests with costs → report.html.
 
-Used by ``mlfactory demo``. The demo trains small versions of each model (fewer trees, epochs and
-folds) so it runs in a few minutes on 2 CPU cores; ``quick`` shrinks everything further.
+Used by ``mlfactory demo``. The default demo (about a minute on 2 CPU cores) runs every stage on
+a smaller sample with small models and a lighter ensemble recipe (lightgbm + tcn → logistic);
+``full`` is the larger demo (catboost + tcn + patchtst, a few minutes); ``quick`` is the smallest,
+for smoke tests.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class DemoSize:
     folds: int
     tabular: tuple[str, ...]
     neural: tuple[str, ...]
+    bases: tuple[str, ...] = ("catboost", "tcn", "patchtst")  # the ensemble recipe's bases
 
 
 FULL = DemoSize(
@@ -38,13 +41,20 @@ FULL = DemoSize(
     tabular=("n_estimators=150",),
     neural=("epochs=3", "seq_len=32", "patience=2", "progress=false"),
 )
+DEFAULT = DemoSize(
+    bars=30_000,
+    folds=3,
+    tabular=("n_estimators=40",),
+    neural=("epochs=1", "seq_len=16", "patience=1", "progress=false"),
+    bases=("lightgbm", "tcn"),
+)
 QUICK = DemoSize(
     bars=30_000,
     folds=3,
     tabular=("n_estimators=30",),
     neural=("epochs=1", "seq_len=16", "patience=1", "progress=false"),
 )
-ENSEMBLE_BASES = ("catboost", "tcn", "patchtst")
+ENSEMBLE_BASES = FULL.bases
 
 
 def sample_path(out: Path, n_bars: int) -> Path:
@@ -56,15 +66,28 @@ def sample_path(out: Path, n_bars: int) -> Path:
     return path
 
 
+TABULAR_BASES = ("catboost", "lightgbm", "xgboost")
+
+
 def _ensemble_params(size: DemoSize) -> tuple[str, ...]:
-    out = [f"catboost.{p}" for p in size.tabular] + ["logistic.C=1.0", "logistic.class_weight=none"]
-    for base in ("tcn", "patchtst"):
-        out += [f"{base}.{p}" for p in size.neural]
+    out = ["logistic.C=1.0", "logistic.class_weight=none"]
+    for base in size.bases:
+        out += [f"{base}.{p}" for p in (size.tabular if base in TABULAR_BASES else size.neural)]
     return tuple(out)
 
 
+def demo_size(quick: bool = False, full: bool = False) -> DemoSize:
+    return QUICK if quick else FULL if full else DEFAULT
+
+
 def run_demo(
-    out: Path, data: Path | None = None, symbol: str = "MES", *, quick: bool = False, progress=lambda m: None
+    out: Path,
+    data: Path | None = None,
+    symbol: str = "MES",
+    *,
+    quick: bool = False,
+    full: bool = False,
+    progress=lambda m: None,
 ) -> dict[str, Any]:
     """Run the whole factory into ``out/run`` and return the summary (report path, per-model lines)."""
     from mlfactory.evaluation.report import write_report
@@ -72,7 +95,8 @@ def run_demo(
     from mlfactory.training.train import train_model
 
     t0 = time.perf_counter()
-    size = QUICK if quick else FULL
+    size = demo_size(quick, full)
+    recipe = "standard" if size.bases == FULL.bases else "demo"
     if data is None:
         progress(f"sample: synthetic MES, {size.bars:,} one-minute bars (seed {DEMO_SEED})")
         data = sample_path(out, size.bars)
@@ -84,8 +108,8 @@ def run_demo(
     tab = train_model(run, "lightgbm", HORIZON, params=size.tabular, progress=progress)
     neu = train_model(run, "tcn", HORIZON, params=size.neural, progress=progress)
     spec = EnsembleSpec(
-        bases=ENSEMBLE_BASES, meta_learner="logistic", horizon=HORIZON, params=_ensemble_params(size),
-        n_splits=size.folds, name="standard",
+        bases=size.bases, meta_learner="logistic", horizon=HORIZON, params=_ensemble_params(size),
+        n_splits=size.folds, name=recipe,
     )  # fmt: skip
     ens = train_ensemble(run, spec, progress=progress).metrics
     progress("report: writing report.html")
@@ -99,7 +123,7 @@ def run_demo(
         "models": [
             _line("lightgbm", tab.metrics),
             _line("tcn", neu.metrics),
-            _line("ensemble standard", ens),
+            _line(f"ensemble {recipe}", ens),
         ],
         "guard": ens.guard,  # type: ignore[attr-defined]
         "ensemble_overfitting": ens.overfitting.model_dump(),

@@ -14,7 +14,7 @@ import polars as pl
 
 from mlfactory.data.instruments import Instrument
 from mlfactory.errors import ArtifactError
-from mlfactory.run_dir import RunDir
+from mlfactory.run_dir import RunDir, verify_run_file
 from mlfactory.training.clock import DecisionClock
 
 
@@ -40,7 +40,7 @@ class RunData:
                 f"{self.run.splits_path}: missing; rerun `mlfactory pipeline run` for this run"
             )
         try:
-            splits = json.loads(self.run.splits_path.read_text())
+            splits = json.loads(verify_run_file(self.run, self.manifest, self.run.splits_path).read_text())
             int(splits["embargo_ns"]), str(splits["decision_timeframe"])
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(
@@ -79,7 +79,7 @@ class RunData:
                     f"{path}: no labels for horizon {horizon}; the run has horizons {self.horizons} "
                     "(set labels.horizons in the pipeline config and rerun `pipeline run`)"
                 )
-            self._labels[horizon] = read_run_parquet(path)
+            self._labels[horizon] = read_run_parquet(verify_run_file(self.run, self.manifest, path))
         return self._labels[horizon]
 
     def features(self, tf: str) -> pl.DataFrame:
@@ -90,7 +90,7 @@ class RunData:
                     f"{path}: the run has no features on {tf} (it has {', '.join(self.feature_timeframes)}); "
                     "add it to features.timeframes in the pipeline config and rerun `pipeline run`"
                 )
-            self._features[tf] = read_run_parquet(path)
+            self._features[tf] = read_run_parquet(verify_run_file(self.run, self.manifest, path))
         return self._features[tf]
 
     def bars(self, tf: str) -> pl.DataFrame:
@@ -100,7 +100,7 @@ class RunData:
                 raise ArtifactError(
                     f"{path}: the run has no {tf} bars; add {tf} to ladder.timeframes and rerun"
                 )
-            self._bars[tf] = read_run_parquet(path)
+            self._bars[tf] = read_run_parquet(verify_run_file(self.run, self.manifest, path))
         return self._bars[tf]
 
 

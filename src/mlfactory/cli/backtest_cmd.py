@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import console, device_params, emit_json, fmt_number, progress, user_errors
+from mlfactory.cli.common import device_params, emit_json, fmt_number, progress, stdout_console, user_errors
+from mlfactory.cli.options import Seed
 
 
 @user_errors
@@ -36,7 +37,7 @@ def backtest(
     ] = None,
     executor: Annotated[str, typer.Option("--executor", help="inprocess | processes")] = "inprocess",
     workers: Annotated[int, typer.Option("--workers", help="parallel steps (processes executor)")] = 1,
-    seed: Annotated[int | None, typer.Option("--seed", help="seed (default: the run's)")] = None,
+    seed: Seed = None,
     device: Annotated[str | None, typer.Option("--device", help="neural models: auto | cpu | cuda")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
 ) -> None:
@@ -70,6 +71,7 @@ def backtest(
     if json_out:
         emit_json(summary)
         return
+    console = stdout_console()
     table = Table(
         "step",
         "test days",

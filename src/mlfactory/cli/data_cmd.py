@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import console, emit_json, user_errors
+from mlfactory.cli.common import emit_json, stdout_console, user_errors
 from mlfactory.cli.options import (
     ConfigPath,
     Json,
@@ -21,7 +21,6 @@ from mlfactory.cli.options import (
     make_config,
     make_instrument,
 )
-from mlfactory.pipeline import load_and_validate
 
 data_app = typer.Typer(help="Inspect and validate raw bar files.", no_args_is_help=True)
 
@@ -41,6 +40,8 @@ def validate(
     json_out: Json = False,
 ) -> None:
     """Validate a bar file and report rows, range, sessions, gaps and every problem class."""
+    from mlfactory.pipeline import load_and_validate
+
     instrument = make_instrument(symbol, tick_size, point_value, session)
     cfg = make_config(config, tz, stamp, policy)
     _, report = load_and_validate(file, instrument, cfg)
@@ -48,6 +49,7 @@ def validate(
     if json_out:
         emit_json(summary)
         return
+    console = stdout_console()
     console.print(
         f"[bold]{file}[/] ({instrument.symbol}): {report.rows_in:,} rows in, {report.rows_out:,} kept"
     )

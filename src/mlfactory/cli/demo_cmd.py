@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from mlfactory.cli.common import console, emit_json, progress, user_errors
+from mlfactory.cli.options import out_dir_option
 
 
 @user_errors
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="where the demo writes its sample and run")] = Path(
+    out: Annotated[Path, out_dir_option("where the demo writes its sample and run", "--out", "-o")] = Path(
         "runs/demo"
     ),
     data: Annotated[
@@ -23,12 +24,21 @@ def demo(
     quick: Annotated[
         bool, typer.Option("--quick", help="small sample and tiny models, for smoke tests")
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="the full-size demo: 90k bars, catboost + tcn + patchtst ensemble (minutes)"
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
 ) -> None:
-    """Run the factory end to end and print the report's path and a five-line summary."""
+    """Run the factory end to end (about a minute; --full for the larger one) and print the report's path."""
     from mlfactory.demo import run_demo
+    from mlfactory.errors import ConfigError
 
-    summary = run_demo(out, data, symbol, quick=quick, progress=progress)
+    if quick and full:
+        raise ConfigError("demo: --quick and --full exclude each other; give one of them")
+    summary = run_demo(out, data, symbol, quick=quick, full=full, progress=progress)
     if json_out:
         emit_json(summary)
         return

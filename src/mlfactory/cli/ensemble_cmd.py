@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import console, device_params, emit_json, fmt_number, progress, user_errors
+from mlfactory.cli.common import device_params, emit_json, fmt_number, progress, stdout_console, user_errors
+from mlfactory.cli.options import Seed
 from mlfactory.errors import ConfigError
 
 
@@ -45,11 +46,12 @@ def train_ensemble(
     ] = None,
     executor: Annotated[str, typer.Option("--executor", help="inprocess | processes")] = "inprocess",
     workers: Annotated[int, typer.Option("--workers", help="parallel OOF jobs (processes executor)")] = 1,
-    seed: Annotated[int | None, typer.Option("--seed", help="seed (default: the run's)")] = None,
+    seed: Seed = None,
     device: Annotated[str | None, typer.Option("--device", help="neural bases: auto | cpu | cuda")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
 ) -> None:
     """Train a heterogeneous stacked ensemble: per-base routing, shared purged OOF, 2D meta-learner, guard."""
+    console = stdout_console()
     from mlfactory.training.ensemble import EnsembleSpec
     from mlfactory.training.ensemble import train_ensemble as run_ensemble
     from mlfactory.training.recipes import load_recipe

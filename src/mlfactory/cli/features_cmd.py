@@ -7,9 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import console, emit_json, user_errors
-from mlfactory.data.instruments import get_instrument
-from mlfactory.features.catalog import catalog_summary
+from mlfactory.cli.common import emit_json, stdout_console, user_errors
 from mlfactory.timeframes import DEFAULT_BASE_TIMEFRAME, check_timeframe
 
 features_app = typer.Typer(help="The feature registry.", no_args_is_help=True)
@@ -27,11 +25,15 @@ def list_features(
     json_out: Annotated[bool, typer.Option("--json", help="print JSON on stdout")] = False,
 ) -> None:
     """List every feature: name, group, kind (raw/engineered), timeframe, warm-up bars."""
+    from mlfactory.data.instruments import get_instrument
+    from mlfactory.features.catalog import catalog_summary
+
     check_timeframe(timeframe, "--timeframe")
     summary = catalog_summary(timeframe, get_instrument(symbol))
     if json_out:
         emit_json(summary)
         return
+    console = stdout_console()
     table = Table(
         "name", "group", "kind", "warm-up", "fitted", title=f"{summary['count']} features on {timeframe}"
     )

@@ -1,4 +1,4 @@
-"""``mlfactory models``: every registered model, read from the registry."""
+"""``mlfactory models``: every registered model, read from the registry's metadata table."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import console, emit_json, user_errors
-from mlfactory.models.registry import all_models, describe
+from mlfactory.cli.common import emit_json, stdout_console, user_errors
+from mlfactory.models.registry import model_table
 
 
 @user_errors
 def models(json_out: Annotated[bool, typer.Option("--json", help="print JSON on stdout")] = False) -> None:
     """List every registered model: name, family, input, timeframe, MTF strategy, feature set."""
-    rows = [describe(cls) for cls in all_models().values()]
+    rows = model_table()  # no framework is imported to list the models
     if json_out:
         emit_json({"count": len(rows), "models": rows})
         return
@@ -29,4 +29,4 @@ def models(json_out: Annotated[bool, typer.Option("--json", help="print JSON on 
     )
     for r in rows:
         table.add_row(r["name"], r["family"], r["input"], r["timeframe"], r["mtf_strategy"], r["feature_set"])
-    console.print(table)
+    stdout_console().print(table)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlfactory.cli.common import parse_key_values
-from mlfactory.config import PipelineConfig, load_pipeline_config
-from mlfactory.data.instruments import Instrument, get_instrument
+
+if TYPE_CHECKING:
+    from mlfactory.config import PipelineConfig
+    from mlfactory.data.instruments import Instrument
+
+SEED_MAX = 2**32 - 1  # numpy's range; equal to mlfactory.config.SEED_MAX (a test checks)
 
 Symbol = Annotated[
     str, typer.Option("--symbol", "-s", help="contract symbol (configs/instruments.yaml), e.g. MES")
@@ -37,17 +41,46 @@ ConfigPath = Annotated[
     Path | None, typer.Option("--config", "-c", help="pipeline config YAML (default: built-in defaults)")
 ]
 Json = Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")]
+Seed = Annotated[
+    int | None,
+    typer.Option("--seed", min=0, max=SEED_MAX, help=f"seed, 0 … {SEED_MAX} (default: the run's seed)"),
+]
+
+
+def _check_out_dir(value: Path | None) -> Path | None:
+    """``--out`` must be a directory we can create or write: not a file, not under a file."""
+    if value is None:
+        return value
+    if value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"{value} is a file; give a directory path")
+    parent = next((p for p in (value, *value.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise typer.BadParameter(f"{parent} is a file, so {value} cannot be created; give a directory path")
+    import os
+
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"{parent} is not writable; choose a directory you can write")
+    return value
+
+
+def out_dir_option(help: str, *names: str) -> Any:
+    """A typer option for an output directory, checked before the command runs (exit 2 with a message)."""
+    return typer.Option(*names, help=help, callback=_check_out_dir)
 
 
 def make_instrument(
     symbol: str, tick_size: float | None, point_value: float | None, session: str | None
 ) -> Instrument:
+    from mlfactory.data.instruments import get_instrument
+
     return get_instrument(symbol, tick_size=tick_size, point_value=point_value, session=session)
 
 
 def make_config(
     config: Path | None, tz: str | None, stamp: str | None, policies: list[str] | None, **ladder: Any
 ) -> PipelineConfig:
+    from mlfactory.config import load_pipeline_config
+
     overrides: dict[str, Any] = {}
     data: dict[str, Any] = {}
     if tz:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlfactory.cli.common import console, emit_json, progress, user_errors
+from mlfactory.cli.common import emit_json, progress, stdout_console, user_errors
 from mlfactory.cli.options import (
     ConfigPath,
     Json,
@@ -20,8 +20,8 @@ from mlfactory.cli.options import (
     Tz,
     make_config,
     make_instrument,
+    out_dir_option,
 )
-from mlfactory.pipeline import run_pipeline
 
 pipeline_app = typer.Typer(
     help="Build a run directory: canonical bars, ladder, features, labels, splits.", no_args_is_help=True
@@ -33,7 +33,7 @@ pipeline_app = typer.Typer(
 def run(
     data: Annotated[Path, typer.Option("--data", "-d", help="raw 1-minute bars (CSV, CSV.gz, Parquet)")],
     symbol: Symbol,
-    out: Annotated[Path, typer.Option("--out", "-o", help="run directory to create or update")],
+    out: Annotated[Path, out_dir_option("run directory to create or update", "--out", "-o")],
     config: ConfigPath = None,
     base_timeframe: Annotated[
         str | None, typer.Option("--base-timeframe", help="decision timeframe (default 5m)")
@@ -48,6 +48,8 @@ def run(
     json_out: Json = False,
 ) -> None:
     """Run the data pipeline into OUT (stages already done with the same inputs are skipped)."""
+    from mlfactory.pipeline import run_pipeline
+
     instrument = make_instrument(symbol, tick_size, point_value, session)
     cfg = make_config(config, tz, stamp, policy, base_timeframe=base_timeframe)
     result = run_pipeline(data, instrument, cfg, out, progress=progress, force=force)
@@ -55,5 +57,6 @@ def run(
     if json_out:
         emit_json(summary)
     else:
+        console = stdout_console()
         console.print(f"[green]run written to[/] {result.run.root}")
         console.print("bars: " + ", ".join(f"{tf} {n:,}" for tf, n in result.ladder_rows.items()))

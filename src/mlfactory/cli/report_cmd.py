@@ -6,16 +6,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mlfactory.cli.common import console, emit_json, user_errors
-from mlfactory.evaluation.report import DEFAULT_METRIC, METRIC_DIRECTIONS, build_leaderboard, write_report
-from mlfactory.evaluation.report.html import fmt
-from mlfactory.evaluation.report.leaderboard import group_key
+from mlfactory.cli.common import console, emit_json, stdout_console, user_errors
 
-WIDE = 200
+# The leaderboard's metric names, for the help text without importing the evaluation package;
+# a test keeps them equal to mlfactory.evaluation.report.METRIC_DIRECTIONS / DEFAULT_METRIC.
+LEADERBOARD_METRICS = (
+    "log_loss", "brier", "accuracy", "balanced_accuracy", "macro_f1", "sharpe", "sortino", "calmar",
+    "annualised_return", "total_return", "total_pnl_currency", "win_rate", "profit_factor",
+    "average_trade_currency", "max_drawdown", "max_drawdown_currency", "max_drawdown_duration_days",
+    "deflated_sharpe", "pbo",
+)  # fmt: skip
+DEFAULT_METRIC = "log_loss"
 Json = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
 
 
@@ -25,6 +29,8 @@ def report(
     json_out: Json = False,
 ) -> None:
     """Write RUN/report.html (one self-contained file, no network needed) and print its path."""
+    from mlfactory.evaluation.report import write_report
+
     result = write_report(run)
     if json_out:
         emit_json(result.summary())
@@ -43,13 +49,17 @@ def leaderboard(
     metric: Annotated[
         str,
         typer.Option(
-            "--metric", "-m", help=f"sort key, one of: {', '.join(METRIC_DIRECTIONS)} (direction is known)"
+            "--metric", "-m", help=f"sort key, one of: {', '.join(LEADERBOARD_METRICS)} (direction is known)"
         ),
     ] = DEFAULT_METRIC,
     split: Annotated[str, typer.Option("--split", help="test or val")] = "test",
     json_out: Json = False,
 ) -> None:
     """One table of every model and ensemble across the runs under RUNS_DIR, best first."""
+    from mlfactory.evaluation.report import build_leaderboard
+    from mlfactory.evaluation.report.html import fmt
+    from mlfactory.evaluation.report.leaderboard import group_key
+
     board = build_leaderboard(runs_dir, metric, split)
     if json_out:
         emit_json(board.to_json())
@@ -71,6 +81,4 @@ def leaderboard(
         if rank > 1 and group_key(row) != group_key(board.rows[rank - 2]):
             table.add_section()  # a new (symbol, timeframe, horizon) group
         table.add_row(str(rank), *(Text(fmt(row[c])) for c in board.columns))
-    # Off a terminal (logs, CI) rich would squash the table to 80 columns.
-    out = console if console.is_terminal else Console(stderr=True, highlight=False, width=WIDE)
-    out.print(table)
+    stdout_console().print(table)

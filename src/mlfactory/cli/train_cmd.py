@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.common import console, device_params, emit_json, fmt_number, progress, user_errors
+from mlfactory.cli.common import (
+    console,
+    device_params,
+    emit_json,
+    fmt_number,
+    progress,
+    stdout_console,
+    user_errors,
+)
+from mlfactory.cli.options import Seed
 
 COVERAGE_WARNING = 0.90  # `cv` warns (stderr) when a model predicts fewer OOF decisions than this
 
@@ -20,7 +29,6 @@ Params = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="hyper-parameter override KEY=VALUE (repeatable)")
 ]
 Json = Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")]
-Seed = Annotated[int | None, typer.Option("--seed", help="seed (default: the run's seed)")]
 NJobs = Annotated[int, typer.Option("--n-jobs", help="threads/processes a model may use")]
 Device = Annotated[
     str | None,
@@ -89,8 +97,8 @@ def train(
         table.add_row(
             split, *(fmt_number(h[k], f) for k, f in HEADLINE_FORMATS), str(h["trades"]),
         )  # fmt: skip
-    console.print(table)
-    console.print(f"model written to {result.directory}")
+    stdout_console().print(table)
+    stdout_console().print(f"model written to {result.directory}")
 
 
 @user_errors
@@ -137,4 +145,4 @@ def cv(
             f"{s['coverage']:.1%}",
             str(s["folds"]),
         )
-    console.print(table)
+    stdout_console().print(table)

@@ -47,6 +47,7 @@ class MetricsRecord(BaseModel):
     trading: dict[str, dict[str, Any]]
     signal: dict[str, dict[str, Any]] = {}
     overfitting: Overfitting = Overfitting()
+    generation: str | None = None  # the run generation (data + config hash) it was built from
 
     @property
     def dsr(self) -> float | None:
@@ -82,28 +83,11 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def to_strict_json(obj: Any) -> Any:
-    """``obj`` with numpy scalars/arrays as Python values and non-finite floats as ``None``."""
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): to_strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_strict_json(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_strict_json(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def write_metrics(directory: Path, record: MetricsRecord) -> Path:
-    path = Path(directory) / METRICS_FILE
-    data = to_strict_json(record.model_dump(mode="python"))
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False))
-    return path
+    from mlfactory.jsonio import metric_reason, write_json
+
+    # the shared strict dumper: non-finite numbers → null with "<key>_reason" beside them
+    return write_json(Path(directory) / METRICS_FILE, record.model_dump(mode="python"), metric_reason)
 
 
 def parse_metrics(obj: Any, source: str) -> MetricsRecord:

@@ -118,8 +118,9 @@ class Model(ABC):
         """``(n, 3)`` probabilities for classes (-1, 0, 1)."""
 
     @abstractmethod
-    def save(self, directory: Path) -> None:
-        """Write the fitted model to ``directory`` in safe formats plus a hash manifest."""
+    def save(self, directory: Path, *, generation: str | None = None) -> None:
+        """Write the fitted model to ``directory`` (whole, atomically) in safe formats plus a hash manifest
+        that lists every file and the run ``generation`` the model was built from."""
 
     @classmethod
     @abstractmethod
@@ -134,6 +135,27 @@ class Model(ABC):
         expected = {InputKind.TABULAR: 2, InputKind.SEQUENCE: 3, InputKind.MULTISTREAM: 4}[self.input_kind]
         if x.ndim != expected:
             raise DataError(f"model {self.name!r} takes {self.input_kind.value} input; got a {x.ndim}D view")
+
+
+def check_feature_names(
+    model: Model, expected: tuple[str, ...], x: ModelInput, role: str = "predict"
+) -> None:
+    """Refuse a view whose feature names or their order differ from those the model was fitted on."""
+    got = tuple(x.feature_names)
+    if got == tuple(expected):
+        return
+    if len(got) != len(expected):
+        detail = f"got {len(got)} features, fitted on {len(expected)} features"
+    elif set(got) == set(expected):
+        i = next(i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b)
+        detail = f"same features in another order (column {i} is {got[i]!r}, fitted {expected[i]!r})"
+    else:
+        i = next(i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b)
+        detail = f"column {i} is {got[i]!r}, fitted {expected[i]!r}"
+    raise DataError(
+        f"model {model.name!r}: {role} features differ from the fitted features ({detail}); build the view "
+        "with the model's feature list, in the same order"
+    )
 
 
 def make_params(cls: type[Model], values: dict[str, Any], source: str = "parameters") -> ModelParams:
@@ -167,9 +189,9 @@ def normalise_proba(p: np.ndarray, classes_seen: np.ndarray | None = None) -> np
 def restore_model(cls: type[Model], directory: Path) -> tuple[Model, dict[str, Any]]:
     """Verify a saved model directory's hash manifest and rebuild ``cls`` from its params and meta.
 
-    Returns the unfitted instance (params, seed, n_jobs restored) and the meta dict, from which the
-    caller restores its fitted state. Raises ``ArtifactError`` if a file changed or the directory
-    holds another model.
+    Returns the unfitted instance (params, seed, n_jobs restored) and the meta dict (with the
+    manifest's ``generation``), from which the caller restores its fitted state. Raises
+    ``ArtifactError`` if a file changed, is missing or unlisted, or the directory holds another model.
     """
     import json
 
@@ -177,8 +199,9 @@ def restore_model(cls: type[Model], directory: Path) -> tuple[Model, dict[str, A
     from mlfactory.errors import ArtifactError
 
     directory = Path(directory)
-    verify_file_manifest(directory)
+    record = verify_file_manifest(directory)
     meta = json.loads((directory / META_FILE).read_text())
+    meta["generation"] = record.get("generation")
     if meta.get("model") != cls.name:
         raise ArtifactError(f"{directory}: holds model {meta.get('model')!r}, not {cls.name!r}")
     params = make_params(cls, json.loads((directory / PARAMS_FILE).read_text()), str(directory / PARAMS_FILE))

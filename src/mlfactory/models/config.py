@@ -1,5 +1,7 @@
 """Per-model YAML configs (``configs/models/<name>.yaml``), ``--param`` overrides and search spaces.
 
+Defaults live in the code, once: the model's ``Params`` class and its routing class attributes.
+The YAML file is optional and holds overrides only (a test refuses a file that repeats a default).
 A model file holds hyper-parameters under ``params:``, the routing keys ``timeframe``,
 ``mtf_strategy``, ``mtf_timeframes`` and ``feature_set`` (absent keys take the model class's
 declared defaults) and optionally ``search_space:``, whose entries replace or add tuning dimensions
@@ -106,12 +108,20 @@ def dim_bounds(dim: FloatDim | IntDim | CategoricalDim) -> tuple[Any, ...]:
 
 class _ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    timeframe: str | None = None
-    mtf_strategy: MtfStrategy | None = None
-    mtf_timeframes: list[str] | None = None
-    feature_set: str | None = Field(None, min_length=1)
-    params: dict[str, Any] = Field(default_factory=dict)
-    search_space: dict[str, SearchDim] = Field(default_factory=dict)
+    timeframe: str | None = Field(None, description="primary timeframe; null = the model's default")
+    mtf_strategy: MtfStrategy | None = Field(
+        None, description="single_tf | mtf_indicators | mtf_ingestion; null = the model's default"
+    )
+    mtf_timeframes: list[str] | None = Field(
+        None, description="coarser timeframes for the MTF strategy; null = the model's default"
+    )
+    feature_set: str | None = Field(None, min_length=1, description="null = the model's default")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="hyper-parameters that differ from the model's Params defaults"
+    )
+    search_space: dict[str, SearchDim] = Field(
+        default_factory=dict, description="Optuna dimensions replacing or adding to the in-code space"
+    )
 
 
 @dataclass(frozen=True)
@@ -144,15 +154,19 @@ def load_model_config(name: str, path: Path | None = None) -> ModelConfig:
     from mlfactory.models.registry import get_model_class
 
     cls = get_model_class(name)
-    path = Path(path) if path is not None else model_config_path(name)
+    if path is None:
+        path = model_config_path(name)
+        if not path.is_file():
+            return default_model_config(cls)  # the file is optional: it holds overrides only
+    path = Path(path)
     if not path.is_file():
-        raise ConfigError(
-            f"{path}: model config not found; every registered model ships configs/models/{name}.yaml"
-        )
+        raise ConfigError(f"{path}: model config not found; give an existing YAML file or none at all")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML text ({exc})") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the model config: {exc}") from exc
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")

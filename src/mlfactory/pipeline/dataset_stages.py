@@ -8,7 +8,6 @@ rows; the labelled decision clock that training uses is ``training.clock.Decisio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 import polars as pl
 import talib
 
+from mlfactory.artifacts import atomic_write_json, atomic_write_parquet
 from mlfactory.config import PipelineConfig
 from mlfactory.data.instruments import Instrument
 from mlfactory.data.segments import bar_segments
@@ -109,7 +109,7 @@ def features_stage(
     summary: dict[str, Any] = {}
     run.features_path("x").parent.mkdir(parents=True, exist_ok=True)
     for tf, frame in frames.items():
-        frame.write_parquet(run.features_path(tf))
+        atomic_write_parquet(frame, run.features_path(tf))
         outputs.append(run.features_path(tf))
         n_cols = sum(1 for c in frame.columns if c != "timestamp" and not c.startswith("warm"))
         summary[tf] = {
@@ -128,7 +128,7 @@ def features_stage(
         for h, why in states[tf].get("mtf_skipped", {}).items():
             progress(f"features: warning — MTF {h} left out of {tf}: {why}")
     state_path = run.root / "features" / "fitted_state.json"
-    state_path.write_text(json.dumps(states, indent=2, sort_keys=True))
+    atomic_write_json(state_path, states, sort_keys=True)
     outputs.append(state_path)
     return outputs, summary
 
@@ -204,7 +204,7 @@ def labels_stage(
                 ),
             }
         )
-        frame.write_parquet(run.labels_path(h))
+        atomic_write_parquet(frame, run.labels_path(h))
         outputs.append(run.labels_path(h))
         b = split.boundaries
         split_record["horizons"][str(h)] = {
@@ -219,7 +219,7 @@ def labels_stage(
             "invalid_rows_dropped": int((~valid).sum()),
         }
     barriers_path = run.root / "labels" / "barriers.json"
-    barriers_path.write_text(json.dumps(barrier_record, indent=2, sort_keys=True))
-    run.splits_path.write_text(json.dumps(split_record, indent=2, sort_keys=True))
+    atomic_write_json(barriers_path, barrier_record, sort_keys=True)
+    atomic_write_json(run.splits_path, split_record, sort_keys=True)
     outputs += [barriers_path, run.splits_path]
     return outputs, summary

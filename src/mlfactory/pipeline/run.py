@@ -1,7 +1,11 @@
 """``pipeline run``: raw bars → canonical 1-minute store → ladder (→ features, labels, splits).
 
 Each stage is a function of its inputs; its cache key is the hash of those inputs, so an
-unchanged stage is skipped on a rerun and a changed config reruns exactly what depends on it.
+unchanged stage is skipped on a rerun and a changed config reruns exactly what depends on it. A
+cached stage is trusted only while its outputs hash to the values recorded when they were written
+(a truncated or edited file is recomputed). Every file is written atomically, one ``pipeline run``
+holds the run's writer lock at a time, and the manifest says ``building`` until the last stage has
+finished. Data or config of another generation move the run's models, ensembles and reports aside.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from mlfactory.artifacts import sha256_file
+from mlfactory.artifacts import atomic_write_parquet, sha256_file
 from mlfactory.config import PipelineConfig
 from mlfactory.data.ingest import ingest
 from mlfactory.data.instruments import Instrument
@@ -21,8 +25,18 @@ from mlfactory.data.resample import build_ladder, to_ladder_frame_1m
 from mlfactory.data.roll_files import stitch_contract_column
 from mlfactory.data.validate import ValidationReport, validate_bars
 from mlfactory.errors import DataError
+from mlfactory.locks import writer_lock
 from mlfactory.pipeline.dataset_stages import decision_schedule, features_stage, labels_stage
-from mlfactory.run_dir import RunDir, StageRecorder, package_versions, stable_hash
+from mlfactory.run_dir import (
+    BUILDING,
+    COMPLETE,
+    RunDir,
+    StageRecorder,
+    generation_id,
+    move_derived_aside,
+    package_versions,
+    stable_hash,
+)
 
 ProgressFn = Any  # callable(str) -> None
 
@@ -78,6 +92,7 @@ def run_pipeline(
     *,
     progress: ProgressFn = lambda msg: None,
     force: bool = False,
+    lock_timeout: float | None = None,
 ) -> PipelineResult:
     data_path = Path(data_path)
     if not data_path.is_file():
@@ -86,9 +101,29 @@ def run_pipeline(
         )
     run = RunDir(Path(out))
     run.root.mkdir(parents=True, exist_ok=True)
-    previous = {} if force else run.read_manifest()
+    with writer_lock(run.manifest_path, timeout=lock_timeout, what="run directory"):
+        return _run_stages(data_path, instrument, config, run, progress, force)
+
+
+def _run_stages(
+    data_path: Path,
+    instrument: Instrument,
+    config: PipelineConfig,
+    run: RunDir,
+    progress: ProgressFn,
+    force: bool,
+) -> PipelineResult:
+    on_disk = run.read_manifest()
+    previous = {} if force else on_disk
     input_sha = sha256_file(data_path)
+    generation = generation_id(input_sha, config.model_dump(mode="json"))
+    if on_disk.get("generation") != generation:
+        moved = move_derived_aside(run, on_disk.get("generation"))
+        if moved is not None:
+            progress(f"new generation {generation}: models and reports of the old one moved to {moved}")
     manifest: dict[str, Any] = {
+        "status": BUILDING,
+        "generation": generation,
         "mlfactory": "run",
         "created": previous.get("created") or datetime.now(UTC).isoformat(timespec="seconds"),
         "symbol": instrument.symbol,
@@ -119,7 +154,7 @@ def run_pipeline(
             bars_1m, report = load_and_validate(data_path, instrument, config)
             bars_1m = bars_1m.drop("row")
             run.bars_path("1m").parent.mkdir(parents=True, exist_ok=True)
-            to_ladder_frame_1m(bars_1m).write_parquet(run.bars_path("1m"))
+            atomic_write_parquet(to_ladder_frame_1m(bars_1m), run.bars_path("1m"))
             validation = report.to_dict()
             manifest["validation"] = validation
             st["outputs"].append(run.bars_path("1m"))
@@ -145,7 +180,7 @@ def run_pipeline(
             for tf, frame in ladder.items():
                 if tf == "1m":
                     continue
-                frame.write_parquet(run.bars_path(tf))
+                atomic_write_parquet(frame, run.bars_path(tf))
                 st["outputs"].append(run.bars_path(tf))
                 ladder_rows[tf] = frame.height
     manifest["ladder_rows"] = ladder_rows
@@ -178,5 +213,6 @@ def run_pipeline(
         with rec.stage("labels", labels_key) as st:
             outputs, manifest["labels"] = labels_stage(run, bars_1m, instrument, config, clock, progress)
             st["outputs"].extend(outputs)
+    manifest["status"] = COMPLETE
     run.write_manifest(manifest)
     return PipelineResult(run, manifest, validation, ladder_rows, cached)

@@ -4,8 +4,9 @@ This module is the only writer and reader of bundles. A bundle (``RUN/ensembles/
 every retrained base with its routing, the kept combiner (the guard's choice: the meta-learner,
 the OOF-weighted average or the best base — each a fitted model with ``predict_proba`` over the
 stacked matrix), the stack's layout (priors, coverage policy, meta-features), the fitted feature
-state and the pipeline config and instrument of the run. Paths inside it are relative and must
-stay inside it.
+state and the pipeline config and instrument of the run. Every file is in the bundle's hash
+manifest (``files.sha256.json``) and is checked before anything is loaded; paths inside it are
+relative and must stay inside it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mlfactory.artifacts import atomic_write_json, resolve_inside, verify_file_manifest
 from mlfactory.config import PipelineConfig
 from mlfactory.data.instruments import Instrument
 from mlfactory.errors import ArtifactError
@@ -91,9 +93,7 @@ class Bundle:
 
 
 def write_bundle_spec(directory: Path, spec: BundleSpec) -> Path:
-    path = Path(directory) / BUNDLE_FILE
-    path.write_text(json.dumps(spec.model_dump(mode="json"), indent=2, sort_keys=True))
-    return path
+    return atomic_write_json(Path(directory) / BUNDLE_FILE, spec.model_dump(mode="json"), sort_keys=True)
 
 
 def read_bundle_spec(directory: Path) -> BundleSpec:
@@ -114,31 +114,20 @@ def read_bundle_spec(directory: Path) -> BundleSpec:
         ) from None
 
 
-def inside(root: Path, relative: str) -> Path:
-    """``root / relative``, refusing absolute paths and paths that leave ``root``."""
-    root = Path(root).resolve()
-    candidate = (root / relative).resolve()
-    if Path(relative).is_absolute() or not candidate.is_relative_to(root):
-        raise ArtifactError(
-            f"{root / BUNDLE_FILE}: path {relative!r} points outside the bundle; a bundle only loads its own "
-            "files — retrain it with `mlfactory train-ensemble`"
-        )
-    return candidate
-
-
 def load_bundle(directory: Path) -> Bundle:
     from mlfactory.models.registry import get_model_class
 
     directory = Path(directory)
+    verify_file_manifest(directory)  # every file, JSON included, before anything is read
     spec = read_bundle_spec(directory)
     bases = {name: _load_base(directory, entry) for name, entry in spec.bases.items()}
-    combiner = get_model_class(spec.combiner.model).load(inside(directory, spec.combiner.directory))
+    combiner = get_model_class(spec.combiner.model).load(resolve_inside(directory, spec.combiner.directory))
     return Bundle(
         directory,
         spec,
         PipelineConfig.model_validate(spec.pipeline_config),
         Instrument.model_validate(spec.instrument),
-        _read_json(inside(directory, FITTED_STATE_FILE)),
+        _read_json(resolve_inside(directory, FITTED_STATE_FILE)),
         bases,
         combiner,
     )
@@ -147,7 +136,7 @@ def load_bundle(directory: Path) -> Bundle:
 def _load_base(directory: Path, entry: BaseEntry) -> LoadedBase:
     from mlfactory.models.registry import get_model_class
 
-    routing_path = inside(directory, entry.routing)
+    routing_path = resolve_inside(directory, entry.routing)
     routing = _read_json(routing_path)
     cls = get_model_class(entry.model)
     try:
@@ -159,7 +148,7 @@ def _load_base(directory: Path, entry: BaseEntry) -> LoadedBase:
         features = [str(f) for f in routing["features"]]
     except (KeyError, TypeError) as exc:
         raise ArtifactError(f"{routing_path}: incomplete routing ({exc}); retrain the ensemble") from None
-    return LoadedBase(cfg, cls.load(inside(directory, entry.directory)), features)
+    return LoadedBase(cfg, cls.load(resolve_inside(directory, entry.directory)), features)
 
 
 def _read_json(path: Path) -> Any:

@@ -22,8 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlfactory.artifacts import write_file_manifest
 from mlfactory.evaluation.metrics_schema import MetricsRecord, write_metrics
+from mlfactory.locks import writer_lock
 from mlfactory.run_data import RunData
+from mlfactory.run_dir import current_generation, stamp_generation
 from mlfactory.runtime.executor import make_executor
 from mlfactory.training import ensemble_stages as stages
 from mlfactory.training.ensemble_fit import EnsembleSpec, StageTimer, fit_ensemble
@@ -51,13 +54,17 @@ def train_ensemble(
     data = RunData(run)
     seed = int(data.manifest.get("seed", 0) if seed is None else seed)
     out = data.run.ensemble_dir(spec.ensemble_id)
+    generation = current_generation(data.run)
     timer = StageTimer()
-    with stages.staged_directory(out) as staging, make_executor(executor, workers) as ex:
-        fitted = fit_ensemble(data, spec, data.clock(spec.horizon), seed, ex, staging, progress, timer)
+    with writer_lock(out, what="ensemble bundle"), stages.staged_directory(out) as staging:
+        with make_executor(executor, workers) as ex:
+            fitted = fit_ensemble(data, spec, data.clock(spec.horizon), seed, ex, staging, progress, timer)
         metrics = stages.evaluation_stage(
             data, spec, fitted.plan, fitted.oof, fitted.stack, fitted.combiners, fitted.guard, staging, seed
         )
         stages.bundle_stage(staging, data, spec, fitted.configs, fitted.stack, fitted.combiners, fitted.guard)
-        metrics = metrics.model_copy(update={"timings_seconds": timer.seconds})
+        metrics = metrics.model_copy(update={"timings_seconds": timer.seconds, "generation": generation})
         write_metrics(staging, metrics)
+        stamp_generation(staging, generation)
+        write_file_manifest(staging, generation=generation)
     return EnsembleResult(out, metrics)

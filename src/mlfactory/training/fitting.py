@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlfactory.artifacts import atomic_write_parquet
 from mlfactory.errors import DataError
 from mlfactory.models.base import Model
 from mlfactory.models.config import ModelConfig
@@ -62,5 +63,5 @@ def fit_final(md: ModelData, cfg: ModelConfig, seed: int, n_jobs: int = 1) -> Mo
 
 def write_evaluations(directory: Path, evaluations: dict[str, SplitEvaluation]) -> None:
     for split, ev in evaluations.items():
-        ev.predictions.write_parquet(directory / f"predictions_{split}.parquet")
-    evaluations["test"].equity.write_parquet(directory / "equity_test.parquet")
+        atomic_write_parquet(ev.predictions, directory / f"predictions_{split}.parquet")
+    atomic_write_parquet(evaluations["test"].equity, directory / "equity_test.parquet")

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mlfactory.config import read_yaml
 from mlfactory.errors import ConfigError
 from mlfactory.paths import config_dir
 
@@ -57,7 +58,7 @@ def load_recipe(name_or_path: str) -> Recipe:
             f"--recipe {name_or_path!r}: {path} not found; shipped recipes: {', '.join(shipped)}"
         )
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = read_yaml(path, "recipe") or {}
         return Recipe.model_validate(raw)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc

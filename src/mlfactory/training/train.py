@@ -7,16 +7,18 @@ the decision clock), ``metrics.json``, ``predictions_{val,test}.parquet`` and ``
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlfactory.artifacts import atomic_write_json
 from mlfactory.evaluation.metrics_schema import MetricsRecord, write_metrics
+from mlfactory.locks import writer_lock
 from mlfactory.models.base import Model
 from mlfactory.models.config import ModelConfig
 from mlfactory.run_data import RunData
+from mlfactory.run_dir import GENERATION_FILE, current_generation, stamp_generation
 from mlfactory.training.configs import resolve_config, routing_record
 from mlfactory.training.evaluate import SplitEvaluation, evaluate_split, overfitting_block
 from mlfactory.training.fitting import final_model_data, fit_final, write_evaluations
@@ -86,23 +88,26 @@ def train_model(
     data = RunData(run)
     cfg = resolve_config(name, params=params, timeframe=timeframe, feature_set=feature_set)
     seed = int(data.manifest.get("seed", 0) if seed is None else seed)
-    progress(
-        f"train {name} (h{horizon}) on {cfg.timeframe}, {cfg.mtf_strategy.value}, feature set {cfg.feature_set}"
-    )
-    md = final_model_data(data, cfg, build_model_data(data, cfg, data.clock(horizon)), seed)
-    t0 = time.perf_counter()
-    model = fit_final(md, cfg, seed, n_jobs)
-    fit_seconds = time.perf_counter() - t0
     out = data.run.model_dir(name, horizon)
-    evaluations = evaluate_model(
-        data, md, model, run_trial_sharpes(data.run.root, exclude=out), trial_id_of(out)
-    )
-    metrics = model_metrics(cfg, md, seed, fit_seconds, evaluations)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "model")
-    (out / "routing.json").write_text(
-        json.dumps(routing_record(cfg, md.feature_names, md.coverage), indent=2)
-    )
-    write_metrics(out, metrics)
-    write_evaluations(out, evaluations)
+    generation = current_generation(data.run)
+    with writer_lock(out, what="model directory"):
+        progress(
+            f"train {name} (h{horizon}) on {cfg.timeframe}, {cfg.mtf_strategy.value}, feature set {cfg.feature_set}"
+        )
+        md = final_model_data(data, cfg, build_model_data(data, cfg, data.clock(horizon)), seed)
+        t0 = time.perf_counter()
+        model = fit_final(md, cfg, seed, n_jobs)
+        fit_seconds = time.perf_counter() - t0
+        evaluations = evaluate_model(
+            data, md, model, run_trial_sharpes(data.run.root, exclude=out), trial_id_of(out)
+        )
+        metrics = model_metrics(cfg, md, seed, fit_seconds, evaluations).model_copy(
+            update={"generation": generation}
+        )
+        (out / GENERATION_FILE).unlink(missing_ok=True)  # unstamped (not current) until every file is written
+        model.save(out / "model", generation=generation)
+        atomic_write_json(out / "routing.json", routing_record(cfg, md.feature_names, md.coverage))
+        write_metrics(out, metrics)
+        write_evaluations(out, evaluations)
+        stamp_generation(out, generation)
     return TrainResult(out, metrics, model)

@@ -19,7 +19,6 @@ through the same costed backtest as every other evaluation.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +30,8 @@ import polars as pl
 from mlfactory.adapters.stacking import probability_frame
 from mlfactory.errors import ConfigError, DataError
 from mlfactory.evaluation import daily_information_coefficients
-from mlfactory.evaluation.metrics_schema import MetricsRecord, to_strict_json, write_metrics
+from mlfactory.evaluation.metrics_schema import MetricsRecord, write_metrics
+from mlfactory.jsonio import write_json
 from mlfactory.models.base import PROBA_COLUMNS
 from mlfactory.models.config import ModelConfig
 from mlfactory.run_data import RunData
@@ -317,7 +317,7 @@ def evaluate_walk_forward(
 def write_backtest(out: Path, result: BacktestResult) -> None:
     """``metrics.json``, ``steps.json``, the stitched predictions, equity and daily IC."""
     write_metrics(out, result.metrics)
-    (out / "steps.json").write_text(json.dumps(to_strict_json(result.steps), indent=2, allow_nan=False))
+    write_json(out / "steps.json", result.steps)
     preds = result.evaluation.predictions.join(
         result.predictions.select("timestamp", "step"), on="timestamp", how="left", maintain_order="left"
     )

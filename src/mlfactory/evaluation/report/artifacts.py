@@ -21,7 +21,7 @@ from mlfactory.errors import ArtifactError, DataError
 from mlfactory.evaluation.metrics_schema import parse_metrics
 from mlfactory.evaluation.positions import check_probabilities
 from mlfactory.evaluation.trials import Trial, deflated_sharpe_in_run, read_trials
-from mlfactory.run_dir import RunDir
+from mlfactory.run_dir import RunDir, current_only
 
 PREDICTION_COLUMNS = ("timestamp", "label", "p_short", "p_neutral", "p_long")
 EQUITY_COLUMNS = ("timestamp", "equity_currency")
@@ -187,7 +187,7 @@ def _load_kind(directory: Path, kind: Kind) -> list[EvaluatedModel]:
     if not directory.is_dir():
         return []
     out = []
-    for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
+    for sub in current_only(directory.parent, sorted(p for p in directory.iterdir() if p.is_dir()))[0]:
         pred_path, eq_path = sub / "predictions_test.parquet", sub / "equity_test.parquet"
         out.append(
             EvaluatedModel(

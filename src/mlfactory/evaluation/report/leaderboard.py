@@ -23,6 +23,7 @@ from mlfactory.errors import ArtifactError, ConfigError
 from mlfactory.evaluation.report.artifacts import dig, load_metrics, overfitting_headline, redeflate_metrics
 from mlfactory.evaluation.sharpe_intervals import format_sharpe
 from mlfactory.evaluation.trials import read_trials
+from mlfactory.run_dir import current_only
 
 Direction = Literal["lower", "higher"]
 SPLITS = ("test", "val")
@@ -138,7 +139,7 @@ def build_leaderboard(runs_dir: Path, metric: str = DEFAULT_METRIC, split: str =
             directory = run / sub
             if not directory.is_dir():
                 continue
-            for d in sorted(p for p in directory.iterdir() if p.is_dir()):
+            for d in current_only(run, sorted(p for p in directory.iterdir() if p.is_dir()))[0]:
                 metrics = load_metrics(d / "metrics.json")
                 redeflate_metrics(metrics, f"{sub}/{d.name}", trials)
                 if metrics is not None:

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from mlfactory.adapters.views import ModelInput
-from mlfactory.artifacts import MANIFEST, write_file_manifest
+from mlfactory.artifacts import MANIFEST, atomic_directory, write_file_manifest
 from mlfactory.errors import ArtifactError, DataError
 from mlfactory.models.base import (
     META_FILE,
@@ -103,13 +103,14 @@ class DelegatingEnsemble(Model):
         check_same_columns(self, self.feature_names_, x, "predict")
         return self.meta_.predict_proba(x)
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path, *, generation: str | None = None) -> None:
         if not hasattr(self, "meta_"):
             raise DataError(f"model {self.name!r} is not fitted; nothing to save")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.meta_.save(directory / INNER_DIR)
-        inner = json.loads((directory / INNER_DIR / MANIFEST).read_text())
+        with atomic_directory(Path(directory)) as tmp:
+            self._save_files(tmp, generation)
+
+    def _save_files(self, directory: Path, generation: str | None) -> None:
+        self.meta_.save(directory / INNER_DIR, generation=generation)
         (directory / PARAMS_FILE).write_text(json.dumps(self.get_params(), indent=2, sort_keys=True))
         meta = {
             "model": self.name,
@@ -120,8 +121,9 @@ class DelegatingEnsemble(Model):
             "fit_span": list(self.fit_span_),
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2))
-        inner_files = [f"{INNER_DIR}/{name}" for name in [*inner, MANIFEST]]
-        write_file_manifest(directory, [PARAMS_FILE, META_FILE, *inner_files])
+        write_file_manifest(
+            directory, [PARAMS_FILE, META_FILE, f"{INNER_DIR}/{MANIFEST}"], generation=generation
+        )
 
     @classmethod
     def load(cls, directory: Path) -> DelegatingEnsemble:

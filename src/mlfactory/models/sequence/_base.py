@@ -34,7 +34,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from mlfactory.adapters.views import ModelInput, MultiStreamView, WindowView
-from mlfactory.artifacts import write_file_manifest
+from mlfactory.artifacts import atomic_directory, write_file_manifest
 from mlfactory.errors import ArtifactError, DataError
 from mlfactory.models.base import (
     CLASSES,
@@ -45,6 +45,7 @@ from mlfactory.models.base import (
     InputKind,
     Model,
     ModelParams,
+    check_feature_names,
     normalise_proba,
     restore_model,
 )
@@ -173,10 +174,12 @@ class SequenceModel(Model):
         seen = np.searchsorted(CLASSES, self.classes_)
         return normalise_proba(p[:, seen], self.classes_)
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path, *, generation: str | None = None) -> None:
         self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_directory(Path(directory)) as tmp:
+            self._save_files(tmp, generation)
+
+    def _save_files(self, directory: Path, generation: str | None) -> None:
         state = {k: v.detach().cpu().contiguous() for k, v in self.module_.state_dict().items()}
         save_file(state, str(directory / WEIGHTS_FILE))
         (directory / PARAMS_FILE).write_text(json.dumps(self.get_params(), indent=2, sort_keys=True))
@@ -194,7 +197,7 @@ class SequenceModel(Model):
             "history": self.history_,
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2))
-        write_file_manifest(directory, [WEIGHTS_FILE, PARAMS_FILE, META_FILE])
+        write_file_manifest(directory, [WEIGHTS_FILE, PARAMS_FILE, META_FILE], generation=generation)
 
     @classmethod
     def load(cls, directory: Path) -> SequenceModel:
@@ -255,11 +258,7 @@ class SequenceModel(Model):
                 f"model {self.name!r}: {role} streams {list(names)} differ from the training streams "
                 f"{list(self.stream_names_)}"
             )
-        if tuple(x.feature_names) != self.feature_names_:
-            raise DataError(
-                f"model {self.name!r}: {role} features ({x.n_features}) differ from the "
-                f"{len(self.feature_names_)} training features; build the view with the same feature set"
-            )
+        check_feature_names(self, self.feature_names_, x, role)
 
     def _targets(self, data: Dataset, role: str) -> tuple[np.ndarray, np.ndarray]:
         codes = (np.asarray(data.y).astype(np.int64) + 1).astype(np.int64)

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from mlfactory.adapters.views import ModelInput
-from mlfactory.artifacts import write_file_manifest
+from mlfactory.artifacts import atomic_directory, write_file_manifest
 from mlfactory.errors import ArtifactError, ConfigError, DataError
 from mlfactory.models.base import (
     CLASSES,
@@ -34,6 +34,7 @@ from mlfactory.models.base import (
     Dataset,
     InputKind,
     Model,
+    check_feature_names,
     normalise_proba,
     restore_model,
 )
@@ -104,20 +105,19 @@ class TabularModel(Model):
         if not hasattr(self, "classes_"):
             raise DataError(f"model {self.name!r} is not fitted; call fit() or load() first")
         self.check_input(x)
-        if x.n_features != len(self.feature_names_):
-            raise DataError(
-                f"model {self.name!r} was fitted on {len(self.feature_names_)} features, got {x.n_features}"
-            )
+        check_feature_names(self, self.feature_names_, x)
         arr = self._matrix(x.x, "predict")
         if len(arr) == 0:
             return np.zeros((0, len(CLASSES)))
         return normalise_proba(self._predict_arrays(arr), self.classes_)
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path, *, generation: str | None = None) -> None:
         if not hasattr(self, "classes_"):
             raise DataError(f"model {self.name!r} is not fitted; nothing to save")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_directory(Path(directory)) as tmp:
+            self._save_files(tmp, generation)
+
+    def _save_files(self, directory: Path, generation: str | None) -> None:
         files = list(self._save_native(directory))
         (directory / PARAMS_FILE).write_text(json.dumps(self.get_params(), indent=2, sort_keys=True))
         meta = {
@@ -129,7 +129,7 @@ class TabularModel(Model):
             **self._extra_meta(),
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2))
-        write_file_manifest(directory, [*files, PARAMS_FILE, META_FILE])
+        write_file_manifest(directory, [*files, PARAMS_FILE, META_FILE], generation=generation)
 
     @classmethod
     def load(cls, directory: Path) -> TabularModel:

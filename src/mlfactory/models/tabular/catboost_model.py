@@ -12,6 +12,7 @@ from mlfactory.models.base import Family, ModelParams, MtfStrategy
 from mlfactory.models.config import float_dim, int_dim
 from mlfactory.models.registry import register
 from mlfactory.models.tabular._base import ClassWeight, TabularModel, ValArrays
+from mlfactory.models.tabular.native_check import probe_in_child
 
 MODEL_FILE = "model.cbm"
 
@@ -92,6 +93,7 @@ class CatBoostModel(TabularModel):
     def _load_native(self, directory: Path, meta: dict[str, Any]) -> None:
         from catboost import CatBoostClassifier
 
+        probe_in_child(directory / MODEL_FILE, "catboost", len(self.feature_names_))
         self.estimator_ = CatBoostClassifier()
         self.estimator_.load_model(str(directory / MODEL_FILE), format="cbm")
         self.best_iteration_ = int(meta["best_iteration"])

@@ -12,6 +12,7 @@ from mlfactory.models.base import Family, ModelParams, MtfStrategy
 from mlfactory.models.config import float_dim, int_dim
 from mlfactory.models.registry import register
 from mlfactory.models.tabular._base import ClassWeight, TabularModel, ValArrays
+from mlfactory.models.tabular.native_check import check_lightgbm_text
 
 MODEL_FILE = "model.txt"
 
@@ -109,7 +110,9 @@ class LightGBMModel(TabularModel):
     def _load_native(self, directory: Path, meta: dict[str, Any]) -> None:
         import lightgbm as lgb
 
-        self.booster_ = lgb.Booster(model_file=str(directory / MODEL_FILE))
+        path = directory / MODEL_FILE
+        check_lightgbm_text(path, n_classes=self.n_classes_, n_features=len(self.feature_names_))
+        self.booster_ = lgb.Booster(model_file=str(path))
         self.best_iteration_ = int(meta["best_iteration"])
 
     def _extra_meta(self) -> dict[str, Any]:

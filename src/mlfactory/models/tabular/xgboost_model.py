@@ -12,6 +12,7 @@ from mlfactory.models.base import Family, ModelParams, MtfStrategy
 from mlfactory.models.config import float_dim, int_dim
 from mlfactory.models.registry import register
 from mlfactory.models.tabular._base import ClassWeight, TabularModel, ValArrays
+from mlfactory.models.tabular.native_check import probe_in_child
 
 MODEL_FILE = "model.ubj"
 
@@ -104,6 +105,7 @@ class XGBoostModel(TabularModel):
     def _load_native(self, directory: Path, meta: dict[str, Any]) -> None:
         import xgboost as xgb
 
+        probe_in_child(directory / MODEL_FILE, "xgboost", len(self.feature_names_))
         self.booster_ = xgb.Booster(model_file=str(directory / MODEL_FILE))
         self.best_iteration_ = int(meta["best_iteration"])
 

@@ -37,6 +37,7 @@ from mlfactory.evaluation import (
 )
 from mlfactory.evaluation.comparison import coverage, evidence_warnings, trading_days
 from mlfactory.pipeline import run_pipeline
+from mlfactory.run_dir import current_generation, stamp_generation
 from mlfactory.splits import combinatorial_purged_cv, folds_to_json
 
 HORIZONS = (6, 12)
@@ -76,6 +77,7 @@ def build_run(out: Path, seed: int = 0) -> Path:
     partial["metrics"].pop("feature_importance")
     (run / "models" / "logistic_h12").mkdir(parents=True)
     _write_json(run / "models" / "logistic_h12" / "metrics.json", partial["metrics"])  # metrics only
+    stamp_generation(run / "models" / "logistic_h12", current_generation(run))
     return run
 
 
@@ -264,6 +266,7 @@ class _Context:
     def write(self, kind: str, name: str, model: dict[str, Any]) -> None:
         d = self.run / kind / name
         d.mkdir(parents=True)
+        stamp_generation(d, current_generation(self.run))
         _write_json(d / "metrics.json", model["metrics"])
         test = self._mask("test")
         p = model["proba"]["test"]
