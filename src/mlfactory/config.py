@@ -44,7 +44,14 @@ class DataConfig(_Section):
         default=None,
         description="timezone of naive input timestamps; null = the instrument's exchange timezone",
     )
-    stamp: Literal["open", "close"] = "close"
+    format: Literal["auto", "ninjatrader", "tradestation", "sierra", "databento", "generic"] = Field(
+        default="auto",
+        description="input layout; auto detects it from the file's name, header and first line",
+    )
+    stamp: Literal["open", "close"] | None = Field(
+        default=None,
+        description="whether timestamps mark the bar's open or close; null = the format's convention",
+    )
     validation: ValidationPolicies = Field(default_factory=ValidationPolicies)
     rolls: RollConfig = Field(default_factory=RollConfig)
 

@@ -62,7 +62,7 @@ def bad_csv(tmp_path: Path) -> Path:
 
 
 def test_validate_json_carries_every_count(bad_csv: Path) -> None:
-    report = invoke("data", "validate", bad_csv, "--json")
+    report = invoke("data", "validate", bad_csv, "--symbol", "MES", "--json")
     assert set(report["counts"]) == set(ALLOWED)
     assert report["counts"]["ohlc_inconsistent"] == 1
     assert report["counts"]["zero_volume"] == 1
@@ -75,27 +75,31 @@ def test_validate_json_carries_every_count(bad_csv: Path) -> None:
 
 
 def test_validate_tz_and_stamp_options(bad_csv: Path) -> None:
-    utc = invoke("data", "validate", bad_csv, "--json", "--tz", "UTC")
+    utc = invoke("data", "validate", bad_csv, "--symbol", "MES", "--json", "--tz", "UTC")
     assert utc["first_timestamp"] == "2024-01-09 09:01:00+00:00"
-    opened = invoke("data", "validate", bad_csv, "--json", "--stamp", "open")
+    opened = invoke("data", "validate", bad_csv, "--symbol", "MES", "--json", "--stamp", "open")
     assert opened["first_timestamp"] == "2024-01-09 15:02:00+00:00"
-    assert "Mars/Base" in invoke_error("data", "validate", bad_csv, "--tz", "Mars/Base")
+    assert "Mars/Base" in invoke_error("data", "validate", bad_csv, "--symbol", "MES", "--tz", "Mars/Base")
 
 
 def test_validate_fail_policy_message(bad_csv: Path) -> None:
-    msg = invoke_error("data", "validate", bad_csv, "--policy", "zero_volume=fail")
+    msg = invoke_error("data", "validate", bad_csv, "--symbol", "MES", "--policy", "zero_volume=fail")
     assert str(bad_csv) in msg
     assert "row 5 " in msg and "column 'volume'" in msg
     assert "--policy zero_volume=drop" in msg
-    assert "allowed" in invoke_error("data", "validate", bad_csv, "--policy", "out_of_order=drop")
-    assert "KEY=VALUE" in invoke_error("data", "validate", bad_csv, "--policy", "zero_volume")
+    assert "allowed" in invoke_error(
+        "data", "validate", bad_csv, "--symbol", "MES", "--policy", "out_of_order=drop"
+    )
+    assert "KEY=VALUE" in invoke_error(
+        "data", "validate", bad_csv, "--symbol", "MES", "--policy", "zero_volume"
+    )
 
 
 def test_validate_unknown_symbol(bad_csv: Path) -> None:
     msg = invoke_error("data", "validate", bad_csv, "--symbol", "ZZZ")
     assert "unknown symbol 'ZZZ'" in msg and "--tick-size" in msg
     args = ("--tick-size", "0.25", "--point-value", "5", "--session", "cme_globex")
-    report = invoke("data", "validate", bad_csv, "--symbol", "ZZZ", "--json", *args)
+    report = invoke("data", "validate", bad_csv, "--symbol", "ZZZ", "--json", *args, "--no-costs")
     assert report["symbol"] == "ZZZ"
 
 

@@ -120,6 +120,9 @@ def test_truncated_metrics_json_names_the_file(small_run, tmp_path):
     run = _copy_run(small_run, tmp_path)
     model = run / "models" / "logistic_h10"
     model.mkdir(parents=True)
+    from mlfactory.run_dir import current_generation, stamp_generation
+
+    stamp_generation(model, current_generation(run))  # a current artifact, so readers must open it
     (model / "metrics.json").write_text('{"classification": {"test": ')
     for args in (("report", run), ("leaderboard", tmp_path)):
         assert_message(run_cli(*args), "metrics.json")

@@ -71,7 +71,9 @@ def test_validate_never_crashes(content: str, policy: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bars.csv"
         path.write_text(content)
-        args = ["data", "validate", str(path), "--json"] + (["--policy", policy] if policy else [])
+        args = ["data", "validate", str(path), "--symbol", "MES", "--json"] + (
+            ["--policy", policy] if policy else []
+        )
         result = RUNNER.invoke(app, args)
     assert result.exit_code in (0, 2), f"exit {result.exit_code}: {result.exception!r}\n{content}"
     event(f"exit {result.exit_code}")

@@ -24,7 +24,7 @@ def test_defaults() -> None:
     assert cfg.ladder.resolved_mtf_timeframes == LADDER[1:]
     assert "5m" not in cfg.ladder.resolved_mtf_timeframes
     assert cfg.ladder.partial_bars == "drop"
-    assert cfg.data.stamp == "close"
+    assert cfg.data.stamp is None and cfg.data.format == "auto"
     assert cfg.data.timezone is None
     assert cfg.data.validation.duplicates == "drop"
 

@@ -105,7 +105,10 @@ def test_generations(tmp_path: Path) -> None:
     g1, g2 = generation_id("sha-a", {"seed": 1}), generation_id("sha-a", {"seed": 2})
     assert g1 != g2 != generation_id("sha-b", {"seed": 1}) and g1 == generation_id("sha-a", {"seed": 1})
     run = RunDir(tmp_path)
-    run.write_manifest({"status": COMPLETE, "generation": g1})
+    run.write_manifest(
+        {"status": COMPLETE, "generation": g1, "symbol": "MES", "instrument": {}, "config": {}, "seed": 0,
+         "input": {"path": "bars.parquet", "sha256": "sha-a", "bytes": 1}}
+    )  # fmt: skip
     a, b, c = (tmp_path / "models" / n for n in ("a", "b", "c"))
     for d in (a, b, c):
         d.mkdir(parents=True)

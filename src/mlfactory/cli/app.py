@@ -16,6 +16,7 @@ from mlfactory.cli.data_cmd import data_app
 from mlfactory.cli.demo_cmd import demo
 from mlfactory.cli.ensemble_cmd import train_ensemble
 from mlfactory.cli.features_cmd import features_app
+from mlfactory.cli.grid_cmd import grid
 from mlfactory.cli.models_cmd import models
 from mlfactory.cli.pipeline_cmd import pipeline_app
 from mlfactory.cli.predict_cmd import predict
@@ -44,5 +45,6 @@ app.command("report")(report)
 app.command("leaderboard")(leaderboard)
 app.command("predict")(predict)
 app.command("backtest")(backtest)
+app.command("grid")(grid)
 
 guard_all(app)  # keep last: the error boundary around every command registered above

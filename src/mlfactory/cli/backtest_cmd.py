@@ -10,9 +10,12 @@ from rich.table import Table
 
 from mlfactory.cli.common import device_params, emit_json, fmt_number, progress, stdout_console, user_errors
 from mlfactory.cli.options import Seed
+from mlfactory.cli.options_executor import ExecutorKind, RayAddress, Workers
+from mlfactory.tracking import tracked
 
 
 @user_errors
+@tracked("backtest")
 def backtest(
     run: Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")],
     horizon: Annotated[int, typer.Option("--horizon", "-H", help="label horizon in decision bars")],
@@ -35,8 +38,9 @@ def backtest(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="[MODEL.]KEY=VALUE (repeatable)")
     ] = None,
-    executor: Annotated[str, typer.Option("--executor", help="inprocess | processes")] = "inprocess",
-    workers: Annotated[int, typer.Option("--workers", help="parallel steps (processes executor)")] = 1,
+    executor: ExecutorKind = "inprocess",
+    workers: Workers = 1,
+    ray_address: RayAddress = None,
     seed: Seed = None,
     device: Annotated[str | None, typer.Option("--device", help="neural models: auto | cpu | cuda")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
@@ -59,7 +63,8 @@ def backtest(
         ensemble = replace(ensemble, params=(*ensemble.params, *params))
     result = run_walk_forward(
         run, spec, model=model, ensemble=ensemble, params=params, seed=seed, executor=executor,
-        workers=workers, progress=progress,
+        workers=workers,
+        ray_address=ray_address, progress=progress,
     )  # fmt: skip
     head = result.metrics.headline("oos")
     summary = {

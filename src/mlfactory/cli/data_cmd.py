@@ -8,14 +8,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from mlfactory.cli.common import console as stderr_console
 from mlfactory.cli.common import emit_json, stdout_console, user_errors
 from mlfactory.cli.options import (
+    Commission,
     ConfigPath,
+    Format,
+    Instruments,
     Json,
+    NoCosts,
     PointValue,
     Policies,
     Session,
+    SlippageTicks,
     Stamp,
+    Symbol,
     TickSize,
     Tz,
     make_config,
@@ -28,11 +35,16 @@ data_app = typer.Typer(help="Inspect and validate raw bar files.", no_args_is_he
 @data_app.command("validate")
 @user_errors
 def validate(
-    file: Annotated[Path, typer.Argument(help="CSV, CSV.gz or Parquet file of 1-minute bars")],
-    symbol: Annotated[str, typer.Option("--symbol", "-s", help="contract symbol")] = "MES",
+    file: Annotated[Path, typer.Argument(help="bar file: CSV, CSV.gz, TXT, Parquet or Databento DBN")],
+    symbol: Symbol = None,
+    fmt: Format = None,
+    instruments: Instruments = None,
     tick_size: TickSize = None,
     point_value: PointValue = None,
     session: Session = None,
+    commission: Commission = None,
+    slippage_ticks: SlippageTicks = None,
+    no_costs: NoCosts = False,
     tz: Tz = None,
     stamp: Stamp = None,
     policy: Policies = None,
@@ -42,10 +54,23 @@ def validate(
     """Validate a bar file and report rows, range, sessions, gaps and every problem class."""
     from mlfactory.pipeline import load_and_validate
 
-    instrument = make_instrument(symbol, tick_size, point_value, session)
-    cfg = make_config(config, tz, stamp, policy)
+    instrument = make_instrument(
+        symbol,
+        tick_size,
+        point_value,
+        session,
+        data=file,
+        instruments=instruments,
+        commission=commission,
+        slippage_ticks=slippage_ticks,
+        no_costs=no_costs,
+    )
+    cfg = make_config(config, tz, stamp, policy, fmt)
     _, report = load_and_validate(file, instrument, cfg)
     summary = report.to_dict()
+    stderr_console.print(f"[dim]{file}: {report.ingest}[/]")
+    for warning in report.warnings:
+        stderr_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     if json_out:
         emit_json(summary)
         return

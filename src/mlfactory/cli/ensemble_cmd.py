@@ -10,10 +10,13 @@ from rich.table import Table
 
 from mlfactory.cli.common import device_params, emit_json, fmt_number, progress, stdout_console, user_errors
 from mlfactory.cli.options import Seed
+from mlfactory.cli.options_executor import ExecutorKind, RayAddress, Workers
 from mlfactory.errors import ConfigError
+from mlfactory.tracking import tracked
 
 
 @user_errors
+@tracked("train-ensemble")
 def train_ensemble(
     run: Annotated[Path, typer.Option("--run", "-r", help="run directory made by `pipeline run`")],
     horizon: Annotated[
@@ -44,8 +47,9 @@ def train_ensemble(
         str | None,
         typer.Option("--keep", help="serve this guard candidate: meta | weighted_average | best_base"),
     ] = None,
-    executor: Annotated[str, typer.Option("--executor", help="inprocess | processes")] = "inprocess",
-    workers: Annotated[int, typer.Option("--workers", help="parallel OOF jobs (processes executor)")] = 1,
+    executor: ExecutorKind = "inprocess",
+    workers: Workers = 1,
+    ray_address: RayAddress = None,
     seed: Seed = None,
     device: Annotated[str | None, typer.Option("--device", help="neural bases: auto | cpu | cuda")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
@@ -81,7 +85,9 @@ def train_ensemble(
         keep=keep,
         name=rec.name if rec and not base_models else None,
     )
-    result = run_ensemble(run, spec, seed=seed, executor=executor, workers=workers, progress=progress)
+    result = run_ensemble(
+        run, spec, seed=seed, executor=executor, workers=workers, ray_address=ray_address, progress=progress
+    )
     metrics = result.metrics.model_dump() | {"directory": str(result.directory)}
     summary = {
         "ensemble": metrics["ensemble"],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlfactory.cli.common import parse_key_values
+from mlfactory.cli.common import console, parse_key_values
+from mlfactory.errors import ConfigError
 
 if TYPE_CHECKING:
     from mlfactory.config import PipelineConfig
@@ -15,8 +17,36 @@ if TYPE_CHECKING:
 
 SEED_MAX = 2**32 - 1  # numpy's range; equal to mlfactory.config.SEED_MAX (a test checks)
 
+FORMAT_CHOICES = "auto|ninjatrader|tradestation|sierra|databento|generic"  # = data.formats.FORMATS (tested)
+
 Symbol = Annotated[
-    str, typer.Option("--symbol", "-s", help="contract symbol (configs/instruments.yaml), e.g. MES")
+    str | None,
+    typer.Option(
+        "--symbol",
+        "-s",
+        help="contract symbol (configs/instruments.yaml or --instruments), e.g. MES; required unless the "
+        "file name starts with a known symbol (6E_1m.parquet)",
+    ),
+]
+Format = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help=f"input layout: {FORMAT_CHOICES} (default auto: detected from the header and first line)",
+    ),
+]
+Instruments = Annotated[
+    Path | None,
+    typer.Option("--instruments", help="YAML of your own instruments, merged over configs/instruments.yaml"),
+]
+Commission = Annotated[
+    float | None, typer.Option("--commission", help="commission in currency per contract per side")
+]
+SlippageTicks = Annotated[
+    float | None, typer.Option("--slippage-ticks", help="assumed slippage per side, in ticks")
+]
+NoCosts = Annotated[
+    bool, typer.Option("--no-costs", help="run without commission and slippage on purpose (reports say so)")
 ]
 TickSize = Annotated[
     float | None, typer.Option("--tick-size", help="tick size, required for symbols not in instruments.yaml")
@@ -31,7 +61,10 @@ Tz = Annotated[
 ]
 Stamp = Annotated[
     str | None,
-    typer.Option("--stamp", help="whether input timestamps mark the bar's 'open' or 'close' (default close)"),
+    typer.Option(
+        "--stamp",
+        help="whether input timestamps mark the bar's 'open' or 'close' (default: the format's convention)",
+    ),
 ]
 Policies = Annotated[
     list[str] | None,
@@ -69,20 +102,70 @@ def out_dir_option(help: str, *names: str) -> Any:
 
 
 def make_instrument(
-    symbol: str, tick_size: float | None, point_value: float | None, session: str | None
+    symbol: str | None,
+    tick_size: float | None,
+    point_value: float | None,
+    session: str | None,
+    *,
+    data: Path | None = None,
+    instruments: Path | None = None,
+    commission: float | None = None,
+    slippage_ticks: float | None = None,
+    no_costs: bool = False,
 ) -> Instrument:
-    from mlfactory.data.instruments import get_instrument
+    """The instrument of a command that reads bars: symbol given or inferred from ``data``, costs required."""
+    from mlfactory.data.instruments import get_instrument, require_costs
 
-    return get_instrument(symbol, tick_size=tick_size, point_value=point_value, session=session)
+    if no_costs and (commission is not None or slippage_ticks is not None):
+        raise ConfigError("--no-costs contradicts --commission/--slippage-ticks; pass one or the other")
+    symbol = symbol or infer_symbol(data, instruments)
+    instrument = get_instrument(
+        symbol,
+        tick_size=tick_size,
+        point_value=point_value,
+        session=session,
+        commission_per_side=commission,
+        slippage_ticks=slippage_ticks,
+        no_costs=no_costs,
+        instruments=instruments,
+    )
+    return require_costs(instrument)
+
+
+def infer_symbol(data: Path | None, instruments: Path | None = None) -> str:
+    """The symbol a file name starts with (``6E_1m.parquet`` → 6E), if it is a known instrument; said on stderr."""
+    from mlfactory.data.instruments import load_instrument_book
+
+    known = load_instrument_book(None, instruments).instruments
+    if data is not None:
+        head = re.split(r"[_\-. ]", Path(data).name, maxsplit=1)[0].upper()
+        if head in known:
+            console.print(
+                f"[yellow]symbol {head} inferred from the file name {Path(data).name}[/]; pass --symbol to override"
+            )
+            return head
+    raise ConfigError(
+        "--symbol is required: the file name does not start with a known symbol "
+        f"(known: {', '.join(sorted(known))}); pass --symbol, with --instruments FILE for your own contracts"
+    )
 
 
 def make_config(
-    config: Path | None, tz: str | None, stamp: str | None, policies: list[str] | None, **ladder: Any
+    config: Path | None,
+    tz: str | None,
+    stamp: str | None,
+    policies: list[str] | None,
+    fmt: str | None = None,
+    **ladder: Any,
 ) -> PipelineConfig:
     from mlfactory.config import load_pipeline_config
 
     overrides: dict[str, Any] = {}
     data: dict[str, Any] = {}
+    if fmt:
+        if fmt not in FORMAT_CHOICES.split("|"):
+            raise ConfigError(f"--format {fmt!r}: unknown; use one of {', '.join(FORMAT_CHOICES.split('|'))}")
+        data["format"] = fmt
     if tz:
         data["timezone"] = tz
     if stamp:

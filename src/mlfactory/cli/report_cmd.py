@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlfactory.cli.common import console, emit_json, stdout_console, user_errors
+from mlfactory.tracking.options import StoreUri
 
 # The leaderboard's metric names, for the help text without importing the evaluation package;
 # a test keeps them equal to mlfactory.evaluation.report.METRIC_DIRECTIONS / DEFAULT_METRIC.
@@ -44,8 +45,8 @@ def report(
 @user_errors
 def leaderboard(
     runs_dir: Annotated[
-        Path, typer.Argument(help="directory holding run directories (searched recursively)")
-    ],
+        Path | None, typer.Argument(help="directory holding run directories (searched recursively)")
+    ] = None,
     metric: Annotated[
         str,
         typer.Option(
@@ -53,21 +54,22 @@ def leaderboard(
         ),
     ] = DEFAULT_METRIC,
     split: Annotated[str, typer.Option("--split", help="test or val")] = "test",
+    tracking_uri: StoreUri = None,
     json_out: Json = False,
 ) -> None:
-    """One table of every model and ensemble across the runs under RUNS_DIR, best first."""
-    from mlfactory.evaluation.report import build_leaderboard
+    """One table of every model and ensemble across the runs under RUNS_DIR (or in an MLflow store), best first."""
     from mlfactory.evaluation.report.html import fmt
     from mlfactory.evaluation.report.leaderboard import group_key
+    from mlfactory.tracking.leaderboard import build_any_leaderboard
 
-    board = build_leaderboard(runs_dir, metric, split)
+    board = build_any_leaderboard(runs_dir, tracking_uri, metric, split)
     if json_out:
         emit_json(board.to_json())
         return
     if not board.rows:
         console.print(
             Text(
-                f"{len(board.runs)} run(s) under {runs_dir}, but none has a models/ or ensembles/ metrics.json"
+                f"{len(board.runs)} run(s) under {runs_dir or tracking_uri}, but none has a models/ or ensembles/ metrics.json"
             )
         )
         return
@@ -80,5 +82,5 @@ def leaderboard(
     for rank, row in enumerate(board.rows, start=1):
         if rank > 1 and group_key(row) != group_key(board.rows[rank - 2]):
             table.add_section()  # a new (symbol, timeframe, horizon) group
-        table.add_row(str(rank), *(Text(fmt(row[c])) for c in board.columns))
+        table.add_row(str(rank), *(Text(fmt(row.get(c))) for c in board.columns))
     stdout_console().print(table)

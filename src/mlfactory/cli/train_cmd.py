@@ -18,6 +18,8 @@ from mlfactory.cli.common import (
     user_errors,
 )
 from mlfactory.cli.options import Seed
+from mlfactory.cli.options_executor import ExecutorKind, RayAddress, Workers
+from mlfactory.tracking import tracked
 
 COVERAGE_WARNING = 0.90  # `cv` warns (stderr) when a model predicts fewer OOF decisions than this
 
@@ -45,6 +47,7 @@ HEADLINE_FORMATS = (
 
 
 @user_errors
+@tracked("train")
 def train(
     run: Run,
     model: Annotated[
@@ -102,6 +105,7 @@ def train(
 
 
 @user_errors
+@tracked("cv")
 def cv(
     run: Run,
     models: Annotated[str, typer.Option("--models", help="comma-separated model names")],
@@ -111,8 +115,9 @@ def cv(
     test_groups: Annotated[int, typer.Option("--test-groups", help="CPCV: test groups per split")] = 2,
     tune: Annotated[int, typer.Option("--tune", help="Optuna trials per model (0 = no tuning)")] = 0,
     param: Params = None,
-    executor: Annotated[str, typer.Option("--executor", help="inprocess | processes")] = "inprocess",
-    workers: Annotated[int, typer.Option("--workers", help="parallel jobs (processes executor)")] = 1,
+    executor: ExecutorKind = "inprocess",
+    workers: Workers = 1,
+    ray_address: RayAddress = None,
     seed: Seed = None,
     device: Device = None,
     json_out: Json = False,
@@ -124,7 +129,7 @@ def cv(
     param = [*(param or []), *device_params(device, names, prefixed=True)]
     summary = run_cv(
         run, names, horizon, n_splits=n_splits, method=method, test_groups=test_groups, tune=tune,
-        params=param or [], executor=executor, workers=workers, seed=seed, progress=progress,
+        params=param or [], executor=executor, workers=workers, ray_address=ray_address, seed=seed, progress=progress,
     )  # fmt: skip
     for name, s in summary["models"].items():
         if s["coverage"] < COVERAGE_WARNING:

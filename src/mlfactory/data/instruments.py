@@ -1,10 +1,17 @@
-"""Contract specifications (tick size, point value, session, costs) from ``configs/instruments.yaml``."""
+"""Contract specifications (tick size, point value, session, costs) from ``configs/instruments.yaml``.
+
+A user file (``--instruments FILE``, same schema) is merged over the shipped one: its sessions and
+instruments are added, and the fields it gives for a shipped symbol replace that symbol's fields.
+Costs are never silently zero: an instrument records ``costs = "modelled"`` (commission and slippage
+known), ``"none"`` (the user said so: ``--no-costs`` or ``costs: none`` in the file) or ``"unset"``
+(unknown; commands refuse it, see ``require_costs``).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -67,6 +74,7 @@ class Instrument(BaseModel):
     commission_per_side: float = Field(default=0.0, ge=0)
     slippage_ticks: float = Field(default=0.0, ge=0)
     allow_non_positive_prices: bool = False
+    costs: Literal["modelled", "none", "unset"] = "modelled"
 
     @property
     def timezone(self) -> str:
@@ -88,8 +96,11 @@ class _InstrumentEntry(BaseModel):
     point_value: float = Field(gt=0)
     session: str
     calendar: str | None = None
-    commission_per_side: float = Field(default=0.0, ge=0)
-    slippage_ticks: float = Field(default=0.0, ge=0)
+    commission_per_side: float | None = Field(default=None, ge=0)
+    slippage_ticks: float | None = Field(default=None, ge=0)
+    costs: Literal["none"] | None = Field(
+        default=None, description="'none' declares a deliberately cost-free instrument"
+    )
     allow_non_positive_prices: bool = False
 
     @field_validator("session")
@@ -113,21 +124,69 @@ def _format_validation(path: Path, err: ValidationError) -> str:
     return f"{path}: invalid instrument config: " + "; ".join(parts)
 
 
-@lru_cache(maxsize=8)
-def load_instrument_book(path: Path | None = None) -> InstrumentBook:
-    path = path or (config_dir() / "instruments.yaml")
+def _read_text(path: Path) -> str:
     try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        return Path(path).read_text()
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot read instrument config: {exc}") from exc
+
+
+def _parse_yaml(text: str, path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: cannot read instrument config: {exc}") from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: an instrument config is a mapping with 'sessions' and 'instruments'")
+    return raw
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``extra`` over ``base``: new sessions/instruments are added, given fields replace shipped ones."""
+    unknown = set(extra) - {"sessions", "instruments"}
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown top-level keys {sorted(unknown)}; an instrument file has 'sessions' and 'instruments'"
+        )
+    out = {k: dict(v or {}) for k, v in base.items()}
+    for section in ("sessions", "instruments"):
+        given = extra.get(section) or {}
+        if not isinstance(given, dict):
+            raise ConfigError(f"{path}: {section} must be a mapping of name → fields")
+        for name, fields in given.items():
+            key = str(name).strip().upper() if section == "instruments" else str(name)
+            if not isinstance(fields, dict):
+                raise ConfigError(f"{path}: {section}.{name} must be a mapping of fields")
+            out.setdefault(section, {})
+            out[section][key] = {**(out[section].get(key) or {}), **fields}
+    return out
+
+
+def load_instrument_book(path: Path | None = None, extra: Path | None = None) -> InstrumentBook:
+    """The shipped (or ``path``) instrument book, with the user file ``extra`` merged over it."""
+    path = Path(path or (config_dir() / "instruments.yaml"))
+    extra_text = None if extra is None else _read_text(Path(extra))
+    return _book(path, _read_text(path), None if extra is None else Path(extra), extra_text)
+
+
+@lru_cache(maxsize=16)
+def _book(path: Path, text: str, extra: Path | None, extra_text: str | None) -> InstrumentBook:
+    """Parsed and validated book, cached by the files' contents (an edited file is read again)."""
+    raw = _parse_yaml(text, path)
+    source = path
+    if extra is not None and extra_text is not None:
+        raw = _merge(raw, _parse_yaml(extra_text, extra), extra)
+        source = extra
     try:
         book = InstrumentBook.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(Path(path), exc)) from exc
+        raise ConfigError(_format_validation(source, exc)) from exc
     for sym, entry in book.instruments.items():
         if entry.session not in book.sessions:
             raise ConfigError(
-                f"{path}: instruments.{sym}.session: unknown session {entry.session!r}; "
+                f"{source}: instruments.{sym}.session: unknown session {entry.session!r}; "
                 f"define it under sessions (known: {', '.join(book.sessions)})"
             )
     return book
@@ -141,10 +200,17 @@ def get_instrument(
     session: str | None = None,
     commission_per_side: float | None = None,
     slippage_ticks: float | None = None,
+    no_costs: bool = False,
     path: Path | None = None,
+    instruments: Path | None = None,
 ) -> Instrument:
-    """Look up ``symbol``; explicit arguments override the config (and are required for unknown symbols)."""
-    book = load_instrument_book(path)
+    """Look up ``symbol``; explicit arguments override the config (and are required for unknown symbols).
+
+    ``instruments`` is a user file merged over the shipped book. Costs missing from both the book and
+    the arguments leave the instrument ``costs="unset"`` (zero numbers that ``require_costs`` refuses);
+    ``no_costs`` records a deliberate ``costs="none"``.
+    """
+    book = load_instrument_book(path, Path(instruments) if instruments is not None else None)
     sym = symbol.strip().upper()
     entry = book.instruments.get(sym)
     if entry is None:
@@ -154,9 +220,12 @@ def get_instrument(
             if v is None
         ]
         if missing:
+            where = (
+                f"{instruments} or configs/instruments.yaml" if instruments else "configs/instruments.yaml"
+            )
             raise ConfigError(
-                f"unknown symbol {symbol!r}: not in configs/instruments.yaml (known: {', '.join(sorted(book.instruments))}). "
-                f"Add it there, or pass {', '.join(missing)} explicitly"
+                f"unknown symbol {symbol!r}: not in {where} (known: {', '.join(sorted(book.instruments))}). "
+                f"Add it to a file passed with --instruments, or pass {', '.join(missing)} explicitly"
             )
         try:
             entry = _InstrumentEntry(tick_size=tick_size, point_value=point_value, session=session)  # type: ignore[arg-type]
@@ -167,6 +236,14 @@ def get_instrument(
         raise ConfigError(
             f"--session: unknown session {session_name!r}; use one of {', '.join(book.sessions)}"
         )
+    commission = commission_per_side if commission_per_side is not None else entry.commission_per_side
+    slippage = slippage_ticks if slippage_ticks is not None else entry.slippage_ticks
+    if no_costs:
+        commission, slippage, costs = 0.0, 0.0, "none"
+    elif commission is None or slippage is None:
+        costs = "none" if entry.costs == "none" else "unset"
+    else:
+        costs = "modelled"
     try:
         return Instrument(
             symbol=sym,
@@ -176,11 +253,22 @@ def get_instrument(
             session_name=session_name,
             session=book.sessions[session_name],
             calendar=entry.calendar if session is None or session == entry.session else None,
-            commission_per_side=commission_per_side
-            if commission_per_side is not None
-            else entry.commission_per_side,
-            slippage_ticks=slippage_ticks if slippage_ticks is not None else entry.slippage_ticks,
+            commission_per_side=commission or 0.0,
+            slippage_ticks=slippage or 0.0,
             allow_non_positive_prices=entry.allow_non_positive_prices,
+            costs=costs,
         )
     except ValidationError as exc:
         raise ConfigError(_format_validation(Path("<command line>"), exc)) from exc
+
+
+def require_costs(instrument: Instrument) -> Instrument:
+    """Refuse an instrument whose commission or slippage is unknown (never trade at a silent zero cost)."""
+    if instrument.costs == "unset":
+        raise ConfigError(
+            f"symbol {instrument.symbol!r} has no commission and slippage: results would silently assume zero costs. "
+            "Pass --commission (currency per contract per side) and --slippage-ticks (ticks per side), "
+            "or an --instruments FILE that sets commission_per_side and slippage_ticks for it; "
+            "pass --no-costs to run without costs on purpose (reports then say 'no costs')"
+        )
+    return instrument

@@ -20,6 +20,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "zero_volume": ("fail", "drop", "warn"),
     "out_of_session": ("fail", "drop", "warn"),
     "price_spike": ("fail", "drop", "warn"),
+    "implausible_value": ("fail", "drop", "warn"),
+    "bar_spacing": ("fail", "drop", "warn"),
+    "probable_roll": ("fail", "warn"),
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -33,6 +36,18 @@ DESCRIPTIONS: dict[str, str] = {
     "zero_volume": "a bar has zero volume",
     "out_of_session": "a bar falls outside the exchange session (daily break, weekend, holiday or after an early close)",
     "price_spike": "a 1-minute log return has a robust z-score above spike_z",
+    "implausible_value": (
+        "a value is infinite, or a price lies outside the plausible band around the robust trailing price "
+        "level (level ÷ or × implausible_factor, or implausible_ticks ticks away, whichever is wider), or a volume is above 1e12"
+    ),
+    "bar_spacing": (
+        "a timestamp is not on a whole minute: the file holds bars shorter than 1 minute (e.g. 1-second bars); "
+        "resample it to 1-minute bars first"
+    ),
+    "probable_roll": (
+        "the price level jumps and stays there: the file probably joins two contracts; build a continuous "
+        "series with `mlfactory data stitch`"
+    ),
 }
 
 
@@ -51,6 +66,15 @@ class ValidationPolicies(BaseModel):
     zero_volume: Policy = "warn"
     out_of_session: Policy = "warn"
     price_spike: Policy = "warn"
+    implausible_value: Policy = "fail"
+    bar_spacing: Policy = "fail"
+    probable_roll: Policy = "warn"
+    implausible_factor: float = Field(
+        default=4.0, gt=1, description="plausible band: between the trailing level ÷ and × this factor"
+    )
+    implausible_ticks: float = Field(
+        default=10_000, gt=0, description="plausible band: at least this many ticks either side of the level"
+    )
     spike_z: float = Field(default=15.0, gt=0, description="robust z-score above which a return is a spike")
     unexpected_gap_minutes: int = Field(
         default=30, ge=2, description="intra-session gaps longer than this are 'unexpected'"

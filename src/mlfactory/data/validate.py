@@ -16,6 +16,13 @@ import numpy as np
 import polars as pl
 
 from mlfactory.data.instruments import Instrument
+from mlfactory.data.plausibility import (
+    implausible_values,
+    probable_rolls,
+    roll_warning,
+    stamp_open_warning,
+    sub_minute,
+)
 from mlfactory.data.policies import ALLOWED, DESCRIPTIONS, ValidationPolicies
 from mlfactory.data.segments import bar_segments, segment_breaks
 from mlfactory.data.sessions import attach_sessions, build_session_table
@@ -50,6 +57,9 @@ class ValidationReport:
     bars_per_session: dict[str, float] = field(default_factory=dict)
     findings: dict[str, Finding] = field(default_factory=dict)
     gaps: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    format: str | None = None
+    ingest: str | None = None
     rolls: dict[str, Any] | None = None  # set when the file's contract column was stitched
 
     @property
@@ -69,6 +79,9 @@ class ValidationReport:
             "counts": self.counts,
             "findings": {k: f.to_dict() for k, f in self.findings.items()},
             "gaps": self.gaps,
+            "warnings": self.warnings,
+            "format": self.format,
+            "ingest": self.ingest,
         } | ({"rolls": self.rolls} if self.rolls is not None else {})
 
 
@@ -92,11 +105,13 @@ class _Validator:
         idx = int(mask.arg_max())
         finding.first_row = int(df["row"][idx])
         finding.column = column
-        finding.example = f"{df['timestamp'][idx]} {column}={df[column][idx] if column in df.columns else ''}"
+        value = df[column][idx] if column in df.columns else None
+        finding.example = f"{df['timestamp'][idx]} {column}={value if value is not None else ''}"
         if policy == "fail":
             others = ", ".join(p for p in ALLOWED[problem] if p != "fail")
             raise DataError(
-                f"{self.path}: row {finding.first_row} ({df['timestamp'][idx]}), column {column!r}: {DESCRIPTIONS[problem]} "
+                f"{self.path}: row {finding.first_row} ({df['timestamp'][idx]}), column {column!r}, value {value}: "
+                f"{DESCRIPTIONS[problem]} "
                 f"({count} row(s) in total). The policy for {problem!r} is 'fail'; to change it pass "
                 f"--policy {problem}={others.split(', ')[0]} (allowed: {others}) or set data.validation.{problem} in the pipeline config."
             )
@@ -111,9 +126,18 @@ class _Validator:
 
 
 def validate_bars(
-    df: pl.DataFrame, *, path: Path, instrument: Instrument, policies: ValidationPolicies
+    df: pl.DataFrame,
+    *,
+    path: Path,
+    instrument: Instrument,
+    policies: ValidationPolicies,
+    stamp: str = "close",
 ) -> tuple[pl.DataFrame, ValidationReport]:
-    """Apply every check to canonical bars (from ``ingest``); return clean bars with session columns."""
+    """Apply every check to canonical bars (from ``ingest``); return clean bars with session columns.
+
+    ``stamp`` is the convention the timestamps were read with (it decides whether a file that looks
+    stamped at the bar open deserves a warning).
+    """
     report = ValidationReport(file=str(path), symbol=instrument.symbol, rows_in=df.height)
     v = _Validator(Path(path), instrument, policies, report)
 
@@ -144,6 +168,11 @@ def validate_bars(
         lambda d, m: d.with_columns(pl.when(m).then(0.0).otherwise(pl.col("volume")).alias("volume")),
     )
 
+    implausible, column = implausible_values(
+        df, instrument, policies.implausible_factor, policies.implausible_ticks
+    )
+    df = v.handle(df.with_columns(_implausible=implausible), "implausible_value", implausible, column)
+
     ts = df["timestamp"]
     out_of_order = (ts < ts.shift(1)).fill_null(False)
     df = v.handle(
@@ -151,6 +180,7 @@ def validate_bars(
     )
     dup = df["timestamp"].is_duplicated() & ~df["timestamp"].is_first_distinct()
     df = v.handle(df, "duplicates", dup, "timestamp", lambda d, m: _merge_duplicates(d))
+    df = v.handle(df, "bar_spacing", sub_minute(df), "timestamp")
 
     body_hi = pl.max_horizontal("open", "close")
     body_lo = pl.min_horizontal("open", "close")
@@ -167,12 +197,19 @@ def validate_bars(
         table = build_session_table(instrument, days)
         cal_days = pl.Series(table.trading_day[table.is_calendar_day]).cast(pl.Date)
         outside = outside | ~df["trading_day"].is_in(cal_days.implode())
+    if stamp == "close":
+        report.warnings.extend(w for w in [stamp_open_warning(df, instrument, str(path))] if w)
+    report.warnings.extend(w for w in [_session_mismatch_warning(outside, instrument, str(path))] if w)
     df = v.handle(df, "out_of_session", outside, "timestamp")
 
     logret = df.select(pl.col("close").log().diff().alias("r"))["r"]
     spikes = _robust_spikes(logret.to_numpy(), policies.spike_z)
-    spikes &= ~segment_breaks(bar_segments(df), df.height)  # a roll's jump is a roll, not a spike
-    df = v.handle(df, "price_spike", pl.Series(spikes), "close")
+    spikes &= ~segment_breaks(bar_segments(df), df.height)  # a stitched roll's jump is a roll, not a spike
+    rolls = probable_rolls(df, spikes)  # an unstitched one is reported as a probable roll
+    report.warnings.extend(w for w in [roll_warning(df, rolls, instrument, str(path))] if w)
+    df = v.handle(df, "probable_roll", pl.Series(rolls), "close")
+    df = v.handle(df, "price_spike", pl.Series(spikes & ~rolls), "close")  # probable_roll never drops rows
+    df = df.drop("_implausible")
 
     if df.height == 0:
         raise DataError(f"{path}: no bars left after validation; check the policies in the report")
@@ -188,6 +225,21 @@ def validate_bars(
     }
     report.gaps = classify_gaps(df, instrument, policies.unexpected_gap_minutes)
     return df, report
+
+
+SESSION_MISMATCH_SHARE = 0.01
+
+
+def _session_mismatch_warning(outside: pl.Series, instrument: Instrument, path: str) -> str | None:
+    """Many bars outside the session: the symbol, the timezone or the stamp is probably wrong."""
+    share = float(outside.mean() or 0.0) if outside.len() else 0.0
+    if share <= SESSION_MISMATCH_SHARE:
+        return None
+    return (
+        f"{path}: {int(outside.sum()):,} bar(s) ({share:.1%}) fall outside the {instrument.symbol} session "
+        f"({instrument.session_name}, {instrument.timezone}); check --symbol, --tz (the timezone of the "
+        "file's times) and --stamp"
+    )
 
 
 def _first_bad_col(df: pl.DataFrame, cols: tuple[str, ...], kind: str) -> str:
@@ -216,15 +268,28 @@ def _merge_duplicates(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("close").last(),
         pl.col("volume").sum(),
         pl.col("row").first(),
-        *(pl.col(c).first() for c in df.columns if c not in (*PRICE_COLS, "timestamp", "volume", "row")),
+        pl.col("_implausible").any(),
+        *(
+            pl.col(c).first()
+            for c in df.columns
+            if c not in (*PRICE_COLS, "timestamp", "volume", "row", "_implausible")
+        ),
     )
     return agg.select(df.columns)
 
 
 def _repair_ohlc(df: pl.DataFrame, mask: pl.Series) -> pl.DataFrame:
+    """Widen high/low to the body, only on bars whose prices are all plausible (never to an outlier)."""
+    fix = mask & ~df["_implausible"]
     return df.with_columns(
-        pl.max_horizontal("open", "high", "low", "close").alias("high"),
-        pl.min_horizontal("open", "high", "low", "close").alias("low"),
+        pl.when(fix)
+        .then(pl.max_horizontal("open", "high", "low", "close"))
+        .otherwise(pl.col("high"))
+        .alias("high"),
+        pl.when(fix)
+        .then(pl.min_horizontal("open", "high", "low", "close"))
+        .otherwise(pl.col("low"))
+        .alias("low"),
     )
 
 

@@ -19,8 +19,8 @@ import polars as pl
 
 from mlfactory.artifacts import atomic_write_parquet, sha256_file
 from mlfactory.config import PipelineConfig
-from mlfactory.data.ingest import ingest
-from mlfactory.data.instruments import Instrument
+from mlfactory.data.ingest import ingest_file
+from mlfactory.data.instruments import Instrument, require_costs
 from mlfactory.data.resample import build_ladder, to_ladder_frame_1m
 from mlfactory.data.roll_files import stitch_contract_column
 from mlfactory.data.validate import ValidationReport, validate_bars
@@ -71,14 +71,25 @@ class PipelineResult:
 def load_and_validate(
     path: Path, instrument: Instrument, config: PipelineConfig
 ) -> tuple[pl.DataFrame, ValidationReport]:
-    """Ingest and validate one file with the config's timezone, stamp and policies."""
+    """Ingest and validate one file with the config's format, timezone, stamp and policies."""
     tz = config.data.timezone or instrument.timezone
-    raw = ingest(path, timezone=tz, stamp=config.data.stamp)
-    rc = config.data.rolls  # a file with a contract column is stitched into one continuous series
-    raw, stitched = stitch_contract_column(
-        raw, Path(path), instrument, rule=rc.rule, adjust=rc.adjust, days_before_expiry=rc.days_before_expiry
+    raw, info = ingest_file(path, timezone=tz, stamp=config.data.stamp, fmt=config.data.format)
+    stitched = None
+    if info.format == "generic":  # vendor layouts hold one contract and no side columns
+        rc = config.data.rolls  # a file with a contract column is stitched into one continuous series
+        raw, stitched = stitch_contract_column(
+            raw,
+            Path(path),
+            instrument,
+            rule=rc.rule,
+            adjust=rc.adjust,
+            days_before_expiry=rc.days_before_expiry,
+        )
+    bars, report = validate_bars(
+        raw, path=Path(path), instrument=instrument, policies=config.data.validation, stamp=info.stamp
     )
-    bars, report = validate_bars(raw, path=Path(path), instrument=instrument, policies=config.data.validation)
+    report.ingest = info.describe()
+    report.format = info.format
     if stitched is not None:
         report.rolls = stitched.to_dict()
     return bars, report
@@ -95,6 +106,7 @@ def run_pipeline(
     lock_timeout: float | None = None,
 ) -> PipelineResult:
     data_path = Path(data_path)
+    require_costs(instrument)
     if not data_path.is_file():
         raise DataError(
             f"{data_path}: no such file; pass --data with a CSV, CSV.gz or Parquet file of 1-minute bars"
@@ -152,6 +164,9 @@ def _run_stages(
         progress(f"data: ingest and validate {data_path.name}")
         with rec.stage("data", data_key) as st:
             bars_1m, report = load_and_validate(data_path, instrument, config)
+            progress(f"data: {report.ingest}")
+            for warning in report.warnings:
+                progress(f"warning: {warning}")
             bars_1m = bars_1m.drop("row")
             run.bars_path("1m").parent.mkdir(parents=True, exist_ok=True)
             atomic_write_parquet(to_ladder_frame_1m(bars_1m), run.bars_path("1m"))

@@ -41,6 +41,7 @@ def run_cv(
     params: Sequence[str] = (),
     executor: str = "inprocess",
     workers: int = 1,
+    ray_address: str | None = None,
     seed: int | None = None,
     progress: Progress = lambda msg: None,
 ) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def run_cv(
         "models": {},
     }
     configs = resolve_configs(models, params)
-    with make_executor(executor, workers) as ex:
+    with make_executor(executor, workers, ray_address=ray_address) as ex:
         for name, cfg in configs.items():
             summary["models"][name] = cv_one_model(data, cfg, plan, ex, seed, tune, progress)
     (cv_dir / f"summary_{plan.name}.json").write_text(json.dumps(summary, indent=2, sort_keys=True))

@@ -48,6 +48,7 @@ def train_ensemble(
     seed: int | None = None,
     executor: str = "inprocess",
     workers: int = 1,
+    ray_address: str | None = None,
     progress: Progress = lambda m: None,
 ) -> EnsembleResult:
     spec.check()
@@ -57,7 +58,7 @@ def train_ensemble(
     generation = current_generation(data.run)
     timer = StageTimer()
     with writer_lock(out, what="ensemble bundle"), stages.staged_directory(out) as staging:
-        with make_executor(executor, workers) as ex:
+        with make_executor(executor, workers, ray_address=ray_address) as ex:
             fitted = fit_ensemble(data, spec, data.clock(spec.horizon), seed, ex, staging, progress, timer)
         metrics = stages.evaluation_stage(
             data, spec, fitted.plan, fitted.oof, fitted.stack, fitted.combiners, fitted.guard, staging, seed

@@ -229,6 +229,7 @@ def run_walk_forward(
     seed: int | None = None,
     executor: str = "inprocess",
     workers: int = 1,
+    ray_address: str | None = None,
     progress: Progress = lambda m: None,
 ) -> BacktestResult:
     if (model is None) == (ensemble is None):
@@ -240,7 +241,7 @@ def run_walk_forward(
     name = model if model is not None else ensemble.ensemble_id.removesuffix(f"_h{spec.horizon}")  # type: ignore[union-attr]
     out = data.run.root / "backtests" / backtest_id(name, spec)
     progress(f"backtest: {name} walk-forward, {len(steps)} steps of {spec.test_days} trading days")
-    with staged_directory(out) as staging, make_executor(executor, workers) as ex:
+    with staged_directory(out) as staging, make_executor(executor, workers, ray_address=ray_address) as ex:
         if model is not None:
             cfg = resolve_config(model, params=params)
             jobs = [ModelStepJob(step, cfg, seed) for step in steps]

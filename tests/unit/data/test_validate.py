@@ -83,6 +83,19 @@ def _inject_spike(rows: list[dict]) -> None:
     rows[24] = dict(r, open=jump, high=jump, low=jump, close=jump)
 
 
+def _inject_implausible(rows: list[dict]) -> None:
+    rows[14]["open"] = 1e15
+
+
+def _inject_sub_minute(rows: list[dict]) -> None:
+    rows[20]["timestamp"] = rows[20]["timestamp"][:-2] + "30"
+
+
+def _inject_roll(rows: list[dict]) -> None:
+    for r in rows[24:]:
+        r.update({c: r[c] + 40.0 for c in ("open", "high", "low", "close")})
+
+
 # problem -> (injector, 1-based source row of the first offence, column named in the message)
 CASES: dict[str, tuple[Callable[[list[dict]], None], int, str]] = {
     "missing_price": (_inject_missing_price, 5, "close"),
@@ -95,6 +108,9 @@ CASES: dict[str, tuple[Callable[[list[dict]], None], int, str]] = {
     "zero_volume": (_inject_zero_volume, 9, "volume"),
     "out_of_session": (_inject_out_of_session, N + 1, "timestamp"),
     "price_spike": (_inject_spike, 25, "close"),
+    "implausible_value": (_inject_implausible, 15, "open"),
+    "bar_spacing": (_inject_sub_minute, 21, "timestamp"),
+    "probable_roll": (_inject_roll, 25, "close"),
 }
 
 

@@ -85,10 +85,23 @@ def test_executors_satisfy_the_protocol():
     ex.close()
 
 
+def test_as_completed_yields_every_job_once_with_its_index(pool):
+    jobs = [5, 2, 7, 1]
+    for ex in (pool, InProcessExecutor()):
+        pairs = list(ex.as_completed(square, jobs))
+        assert sorted(i for i, _ in pairs) == [0, 1, 2, 3]
+        assert all(r == jobs[i] ** 2 for i, r in pairs)
+    data = np.arange(10.0)
+    assert dict(pool.as_completed(weighted_sum, [0, 5], shared=data)) == {0: 0.0, 1: 35.0 * 5}
+
+
 def test_bad_settings_are_refused():
-    with pytest.raises(ConfigError, match="max_workers"):
+    with pytest.raises(ConfigError, match="--workers 0"):
         LocalProcessExecutor(0)
-    with pytest.raises(ConfigError, match="unknown kind 'ray'"):
-        make_executor("ray")
+    with pytest.raises(ConfigError, match="--executor 'dask': unknown kind"):
+        make_executor("dask")
+    with pytest.raises(ConfigError, match="needs --executor ray"):
+        make_executor("processes", 2, ray_address="auto")
     assert isinstance(make_executor("processes", 2), LocalProcessExecutor)
+    assert make_executor("processes", max_workers=3).workers == 3  # the older keyword still works
     assert isinstance(make_executor(), InProcessExecutor)

@@ -192,12 +192,19 @@ def _row(
     for m in SHOWN_METRICS:
         row[m] = row["value"] if m == metric else metric_value(metrics, m, split)
     row[metric] = row["value"]
-    strategy = dig(metrics, "trading", split, "strategy")
-    row["sharpe_interval"] = format_sharpe(strategy) if isinstance(strategy, dict) else None
-    row["coverage"] = dig(metrics, "trading", split, "coverage", "share")
-    warnings = dig(metrics, "trading", split, "warnings")
-    row["warnings"] = "; ".join(warnings) if isinstance(warnings, list) else None
+    row.update(extra_columns(metrics, split))
     return row
+
+
+def extra_columns(metrics: dict[str, Any], split: str) -> dict[str, Any]:
+    """``EXTRA_COLUMNS`` of one metrics record: Sharpe ± SE [CI] text, coverage share, warnings text."""
+    strategy = dig(metrics, "trading", split, "strategy")
+    warnings = dig(metrics, "trading", split, "warnings")
+    return {
+        "sharpe_interval": format_sharpe(strategy) if isinstance(strategy, dict) else None,
+        "coverage": dig(metrics, "trading", split, "coverage", "share"),
+        "warnings": "; ".join(warnings) if isinstance(warnings, list) else None,
+    }
 
 
 def _relative(run: Path, root: Path) -> str:

@@ -1,0 +1,175 @@
+"""The stages of `mlfactory grid` around the OOF jobs: tuning, ensemble recipes, the leaderboard."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlfactory.models.base import Dataset
+from mlfactory.models.config import ModelConfig
+from mlfactory.run_data import RunData
+from mlfactory.runtime.executor import Executor
+from mlfactory.runtime.jobs import JobStore, job_key
+from mlfactory.runtime.resources import PeakMemory, current_node
+from mlfactory.training.cv_plan import CVPlan
+
+
+class FileHashes:
+    """sha256 of run files, each computed once per grid."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[Path, str] = {}
+
+    def __call__(self, files: Sequence[Path]) -> dict[str, str]:
+        from mlfactory.artifacts import sha256_file
+
+        out = {}
+        for f in files:
+            if f not in self._cache:
+                self._cache[f] = sha256_file(f) if f.is_file() else "missing"
+            out[str(f.relative_to(self.root))] = self._cache[f]
+        return out
+
+
+class Tuner:
+    """``--tune N``: Optuna trials per (model, horizon) on the grid's executor, before its OOF jobs.
+
+    The study lives in ``RUN/tuning/<model>_h<H>.journal`` (a re-run continues it), the best params
+    go to ``RUN/models/<model>_h<H>/best_params.json`` and into the model's config, hence its keys.
+    """
+
+    def __init__(self, data: RunData, executor: Executor, n_trials: int, seed: int, batch: int) -> None:
+        self.data, self.executor, self.n_trials, self.seed, self.batch = data, executor, n_trials, seed, batch
+        self.summary: dict[str, Any] = {}
+
+    def __call__(self, cfg: ModelConfig, dataset: Dataset, plan: CVPlan, h: int) -> ModelConfig:
+        from mlfactory.models.config import apply_overrides
+        from mlfactory.training.tuning import tune_parallel, write_best_params
+
+        result = tune_parallel(
+            cfg.model_cls, cfg.params, dataset, plan, self.executor, n_trials=self.n_trials, seed=self.seed,
+            storage=self.data.run.root / "tuning" / f"{cfg.model}_h{h}.journal", batch=self.batch,
+            search_space=cfg.search_space,
+        )  # fmt: skip
+        write_best_params(result, self.data.run.model_dir(cfg.model, h))
+        states = result.trials["state"].to_list()
+        self.summary[f"{cfg.model}_h{h}"] = {
+            "trials": len(states), "pruned": states.count("PRUNED"), "best_log_loss": result.best_value,
+            "best_params": result.best_params,
+        }  # fmt: skip
+        return apply_overrides(cfg, [f"{k}={json.dumps(v)}" for k, v in result.best_params.items()])
+
+
+def run_data_files(data: RunData) -> list[Path]:
+    root = data.run.root
+    return sorted(
+        [
+            *root.glob("data/*.parquet"),
+            *root.glob("features/*.parquet"),
+            *root.glob("labels/*.parquet"),
+            data.run.splits_path,
+        ]
+    )
+
+
+def run_recipes(
+    data: RunData,
+    recipes: Sequence[str],
+    horizons: Sequence[int],
+    *,
+    seed: int,
+    force: bool = False,
+    progress: Callable[[str], None] = lambda m: None,
+    executor: str = "inprocess",
+    workers: int = 1,
+) -> dict[str, Any]:
+    """Train each ensemble recipe on each horizon with the existing ensemble training; skip unchanged ones."""
+    from dataclasses import asdict
+
+    from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
+    from mlfactory.training.recipes import load_recipe
+
+    store = JobStore(data.run.root)
+    inputs = FileHashes(data.run.root)(run_data_files(data))
+    out: dict[str, Any] = {}
+    for name in recipes:
+        rec = load_recipe(name)
+        for h in horizons:
+            spec = EnsembleSpec(
+                bases=tuple(rec.bases), meta_learner=rec.meta_learner, horizon=h,
+                params=tuple(rec.param_overrides()), n_splits=rec.n_splits, coverage=rec.coverage,
+                meta_features=rec.meta_features, guard=rec.guard, name=rec.name,
+            )  # fmt: skip
+            key = job_key({"kind": "ensemble", "spec": asdict(spec), "inputs": inputs, "seed": seed})
+            directory = data.run.ensemble_dir(spec.ensemble_id)
+            if not force and store.is_complete(key) and (directory / "metrics.json").is_file():
+                progress(f"grid: ensemble {spec.ensemble_id} unchanged (job {key[:12]}), kept")
+                out[spec.ensemble_id] = {**store.record(key), "cached": True}
+                continue
+            progress(f"grid: ensemble {spec.ensemble_id} ({', '.join(spec.bases)} → {spec.meta_learner})")
+            with PeakMemory() as mem:
+                # inside the grid's executor: a Ray executor here reuses the grid's connection
+                result = train_ensemble(
+                    data.run.root, spec, seed=seed, executor=executor, workers=workers, progress=progress
+                )
+            record = {
+                "ensemble": spec.ensemble_id, "recipe": rec.name, "horizon": h, "directory": str(directory),
+                "wall_seconds": round(mem.seconds, 3), "peak_rss_bytes": int(mem.peak_rss), "node": current_node(),
+                "kept": result.metrics.model_dump().get("guard", {}).get("kept"),
+                "test_log_loss": result.metrics.log_loss("test"),
+            }  # fmt: skip
+            store.write(key, pl.DataFrame({"ensemble": [spec.ensemble_id]}), record)
+            out[spec.ensemble_id] = {**record, "key": key, "cached": False}
+    return out
+
+
+def _finite(v: Any) -> Any:
+    return None if isinstance(v, float) and not np.isfinite(v) else v
+
+
+def grid_leaderboard(root: Path, models: dict[str, Any], with_ensembles: bool) -> dict[str, Any]:
+    """Bases by OOF log loss per horizon (skill = prior − model), and the run's ensembles by test log loss."""
+    bases = sorted(
+        models.values(), key=lambda m: (m["horizon"], np.nan_to_num(m["oof_log_loss"], nan=np.inf))
+    )
+    rows = [
+        {
+            "kind": "model",
+            "name": f"{m['model']}_h{m['horizon']}",
+            "model": m["model"],
+            "horizon": m["horizon"],
+            "oof_log_loss": _finite(m["oof_log_loss"]),
+            "prior_log_loss": _finite(m["prior_log_loss"]),
+            "skill": _finite(m["prior_log_loss"] - m["oof_log_loss"]),
+            "coverage": m["coverage"],
+        }
+        for m in bases
+    ]
+    ensembles: list[dict[str, Any]] = []
+    if with_ensembles:
+        from mlfactory.evaluation.report import build_leaderboard
+
+        board = build_leaderboard(root, "log_loss", "test").to_json()
+        ensembles = [r for r in board["rows"] if r["kind"] == "ensemble"]
+    return {"bases": rows, "ensembles": ensembles, "ensemble_metric": "log_loss (test)"}
+
+
+def job_totals(records: Sequence[dict[str, Any]], *, computed: int, cached: int) -> dict[str, Any]:
+    """Counts, wall time and peak memory of the grid's jobs (from their records)."""
+    walls = [r["wall_seconds"] for r in records]
+    peaks = [r["peak_rss_bytes"] for r in records]
+    return {
+        "total": len(records),
+        "computed": computed,
+        "cached": cached,
+        "job_seconds_sum": round(float(sum(walls)), 3),
+        "job_seconds_max": round(float(max(walls, default=0.0)), 3),
+        "peak_rss_bytes_max": int(max(peaks, default=0)),
+        "nodes": sorted({r["node"] for r in records}),
+    }
