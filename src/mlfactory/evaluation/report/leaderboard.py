@@ -1,6 +1,7 @@
 """One table of every model and ensemble across the runs under a directory, sorted by a chosen metric.
 
-Rows are grouped by (symbol, timeframe, horizon): models of different instruments, decision clocks
+Rows are grouped by (symbol, timeframe, horizon) — the timeframe is the model's, else the run's decision
+clock, as in the tracking tags: models of different instruments, clocks
 or label horizons are not ranked against each other. Groups come in sorted order; within a group,
 each metric has a direction: ``lower`` is better for losses and drawdowns (log loss, Brier, max
 drawdown, PBO), ``higher`` for the rest. Rows whose metric is missing or NaN sort last in their
@@ -181,7 +182,8 @@ def _row(
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "symbol": facts.get("symbol"),
-        "timeframe": facts.get("timeframe") or metrics.get("timeframe"),
+        "timeframe": metrics.get("timeframe")
+        or facts.get("timeframe"),  # the model's, else the decision clock
         "horizon": metrics.get("horizon"),
         "run": run,
         "kind": kind,
