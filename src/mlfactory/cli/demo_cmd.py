@@ -49,6 +49,12 @@ def demo(
     for m in summary["models"]:
         console.print(
             f"{m['model']:>18}: test log loss {m['test_log_loss']:.4f} (prior {m['prior_log_loss']:.4f}), "
-            f"sharpe {m['test_sharpe']:.2f}, deflated Sharpe {m['deflated_sharpe']:.2f}, P&L ${m['test_pnl_currency']:,.0f} after costs"
+            f"sharpe {m['test_sharpe']:.2f}, deflated Sharpe {_dsr(m['deflated_sharpe'])}, "
+            f"P&L ${m['test_pnl_currency']:,.0f} after costs"
         )
     print(summary["report"])
+
+
+def _dsr(value: float | None) -> str:
+    """The deflated Sharpe; n/a for a run's first trial (nothing to deflate against) or a flat series."""
+    return "n/a" if value is None else f"{value:.2f}"

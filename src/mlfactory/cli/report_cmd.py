@@ -59,6 +59,7 @@ def leaderboard(
 ) -> None:
     """One table of every model and ensemble across the runs under RUNS_DIR (or in an MLflow store), best first."""
     from mlfactory.evaluation.report.html import fmt
+    from mlfactory.evaluation.report.leaderboard import group_key
     from mlfactory.tracking.leaderboard import build_any_leaderboard
 
     board = build_any_leaderboard(runs_dir, tracking_uri, metric, split)
@@ -79,5 +80,7 @@ def leaderboard(
         f"({board.direction} is better)",
     )
     for rank, row in enumerate(board.rows, start=1):
-        table.add_row(str(rank), *(Text(fmt(row[c])) for c in board.columns))
+        if rank > 1 and group_key(row) != group_key(board.rows[rank - 2]):
+            table.add_section()  # a new (symbol, timeframe, horizon) group
+        table.add_row(str(rank), *(Text(fmt(row.get(c))) for c in board.columns))
     stdout_console().print(table)

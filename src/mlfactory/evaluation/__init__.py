@@ -17,6 +17,12 @@ from mlfactory.evaluation.overfitting import (
     sharpe_ratio_moments,
 )
 from mlfactory.evaluation.positions import positions_from_probabilities
+from mlfactory.evaluation.sharpe_intervals import (
+    block_bootstrap_sharpe_interval,
+    format_sharpe,
+    sharpe_standard_error,
+    sharpe_uncertainty,
+)
 from mlfactory.evaluation.signal_metrics import (
     daily_information_coefficients,
     information_coefficient,
@@ -40,6 +46,7 @@ __all__ = [
     "Trades",
     "always_flat",
     "backtest",
+    "block_bootstrap_sharpe_interval",
     "buy_and_hold",
     "class_frequencies",
     "classification_metrics",
@@ -48,6 +55,7 @@ __all__ = [
     "daily_information_coefficients",
     "deflated_sharpe_ratio",
     "expected_maximum_sharpe_ratio",
+    "format_sharpe",
     "infer_bar_minutes",
     "information_coefficient",
     "information_coefficient_report",
@@ -60,6 +68,8 @@ __all__ = [
     "session_labels",
     "sharpe_ratio",
     "sharpe_ratio_moments",
+    "sharpe_standard_error",
+    "sharpe_uncertainty",
     "sortino_ratio",
     "trade_statistics",
     "traded_side_precision",

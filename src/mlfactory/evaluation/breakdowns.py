@@ -17,6 +17,7 @@ import polars as pl
 
 from mlfactory.errors import ConfigError, DataError
 from mlfactory.evaluation.backtest import BacktestResult
+from mlfactory.evaluation.sharpe_intervals import returns_sharpe_standard_error
 from mlfactory.evaluation.trading_metrics import (
     NS_PER_DAY,
     NS_PER_MINUTE,
@@ -89,6 +90,7 @@ def metrics_by_group(result: BacktestResult, labels: np.ndarray, periods_per_yea
             "total_pnl_currency": float(result.pnl_currency[mask].sum()),
             "annualised_return": float(r.mean()) * periods_per_year,
             "sharpe": sharpe_ratio(r, periods_per_year) if enough else 0.0,
+            "sharpe_se": returns_sharpe_standard_error(r) * np.sqrt(periods_per_year) if enough else 0.0,
             "sortino": sortino_ratio(r, periods_per_year) if enough else 0.0,
             "exposure": float((result.position[mask] != 0).mean()),
         }

@@ -16,8 +16,14 @@ returns of ``N`` configurations on the same ``T`` periods. The first ``T mod S``
 the ``S`` contiguous blocks are equal. For each of the ``C(S, S/2)`` ways to pick half the blocks as
 in-sample (IS; the rest is out-of-sample, OOS): the IS-best configuration ``n*`` (first on ties) is
 ranked among all configurations OOS (average ranks, 1 = worst), ``ω = rank / (N + 1)`` and the logit
-is ``λ = ln(ω / (1 - ω))``. ``PBO = share of combinations with λ ≤ 0`` (the IS winner is at or below
-the OOS median). Performance degradation is the least-squares line of OOS on IS performance of ``n*``
+is ``λ = ln(ω / (1 - ω))``. PBO is the mass of the logit distribution below 0, Bailey et al.'s
+``∫_{-∞}^0 f(λ) dλ`` (the IS winner falls below the OOS median).
+
+*Tie rule.* With an odd number ``N`` of configurations the OOS median rank ``(N + 1) / 2`` gives
+``λ = 0`` exactly, with probability ``1 / N`` under the null; counting it as overfit (``λ ≤ 0``, as
+RiskLabAI does) puts the null PBO at ``(N + 1) / 2N`` — 0.67 for 3 candidates, 0.6 for 5. Here a
+combination with ``λ = 0`` counts one half, ``PBO = P(λ < 0) + ½ P(λ = 0)``, so the null PBO is 0.5
+for every ``N``. An IS tie is broken by the first configuration; OOS ties take their average rank. Performance degradation is the least-squares line of OOS on IS performance of ``n*``
 across combinations, and ``prob_oos_loss`` the share of combinations where ``n*`` loses OOS.
 """
 
@@ -164,7 +170,7 @@ def probability_of_backtest_overfitting(
     x, y = np.concatenate(is_perf), np.concatenate(oos_perf)
     slope, intercept, r2 = _least_squares(x, y)
     return PBOResult(
-        pbo=float((lam <= 0).mean()),
+        pbo=pbo_from_logits(lam),
         logits=lam,
         best_config=np.concatenate(best),
         is_performance=x,
@@ -176,6 +182,13 @@ def probability_of_backtest_overfitting(
         n_partitions=s,
         n_combinations=comb(s, s // 2),
     )
+
+
+def pbo_from_logits(logits: np.ndarray) -> float:
+    """``P(λ < 0) + ½ P(λ = 0)``: the logit mass below 0, a median tie counting one half."""
+    lam = np.asarray(logits, dtype=np.float64)
+    at_median = np.isclose(lam, 0.0, atol=1e-12)
+    return float(((lam < 0) & ~at_median).mean() + 0.5 * at_median.mean())
 
 
 def _metric(sums: np.ndarray, sqs: np.ndarray, h: int, shift: np.ndarray, metric: str) -> np.ndarray:

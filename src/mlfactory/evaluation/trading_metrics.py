@@ -7,7 +7,10 @@ days) on 5-minute bars gives 252 × 276 = 69,552 periods.
 
 Definitions (``r`` = per-bar returns of the result, see ``backtest``):
 
-- Sharpe = ``mean(r) / std(r, ddof=1) × sqrt(periods_per_year)``; Sortino = ``mean(r) /
+- Sharpe = ``mean(r) / std(r, ddof=1) × sqrt(periods_per_year)``, with its standard error under
+  non-normal returns (``sharpe_se``) and a seeded 95 % moving-block bootstrap interval
+  (``sharpe_ci_low``/``sharpe_ci_high``, blocks of at least the holding horizon), both annualised
+  the same way (see ``sharpe_uncertainty``); Sortino = ``mean(r) /
   sqrt(mean(min(r, 0)²)) × sqrt(periods_per_year)`` (target 0, downside over all bars).
 - Annualised return = ``mean(r) × periods_per_year``; drawdowns are measured on the additive
   equity curve ``cumsum(r)`` starting from 0 (and on ``cumsum(pnl_currency)`` in currency); the
@@ -27,6 +30,7 @@ import numpy as np
 from mlfactory.data.instruments import Instrument
 from mlfactory.errors import DataError
 from mlfactory.evaluation.backtest import BacktestResult
+from mlfactory.evaluation.sharpe_intervals import sharpe_uncertainty
 
 NS_PER_MINUTE = 60 * 10**9
 NS_PER_DAY = 1440 * NS_PER_MINUTE
@@ -108,8 +112,11 @@ def trade_statistics(pnl_points: np.ndarray, point_value: float) -> dict[str, fl
     }
 
 
-def trading_metrics(result: BacktestResult, periods_per_year: float) -> dict[str, float | int]:
-    """Every headline metric of one backtest (see the module docstring for the definitions)."""
+def trading_metrics(
+    result: BacktestResult, periods_per_year: float, *, seed: int = 0
+) -> dict[str, float | int]:
+    """Every headline metric of one backtest (see the module docstring for the definitions);
+    ``seed`` drives the Sharpe bootstrap."""
     if result.n_bars < 2:
         raise DataError(f"backtest result: {result.n_bars} bar(s); metrics need at least 2 bars")
     r = result.returns
@@ -128,6 +135,7 @@ def trading_metrics(result: BacktestResult, periods_per_year: float) -> dict[str
         "annualised_return": ann_return,
         "annualised_volatility": float(r.std(ddof=1)) * float(np.sqrt(periods_per_year)),
         "sharpe": sharpe_ratio(r, periods_per_year),
+        **sharpe_uncertainty(r, periods_per_year, horizon=result.horizon, seed=seed),
         "sortino": sortino_ratio(r, periods_per_year),
         "max_drawdown": dd["max_drawdown"],
         "max_drawdown_currency": dd_ccy["max_drawdown"],

@@ -43,6 +43,7 @@ def build_store_leaderboard(uri: str, metric: str, split: str):
         SHOWN_METRICS,
         SPLITS,
         Leaderboard,
+        extra_columns,
         metric_value,
         sort_rows,
     )
@@ -71,6 +72,7 @@ def build_store_leaderboard(uri: str, metric: str, split: str):
                 f"its metrics do not form a metrics record ({exc}); record the command again"
             ) from exc
         row[metric] = row["value"]
+        row.update(extra_columns(metrics, split))
         rows.append(row)
     rows.sort(key=lambda r: (r["run"], KINDS.index(r["kind"]), r["name"]))
     direction = METRIC_DIRECTIONS[metric]

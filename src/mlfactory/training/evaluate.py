@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from mlfactory.data.segments import bar_segments
+from mlfactory.errors import DataError
 from mlfactory.evaluation import (
     backtest,
     classification_report,
@@ -16,6 +17,15 @@ from mlfactory.evaluation import (
     positions_from_probabilities,
     trading_report,
     volatility_regimes,
+)
+from mlfactory.evaluation.comparison import coverage, evidence_warnings, trading_days
+from mlfactory.evaluation.trials import (
+    decision_net_returns,
+    decision_trial,
+    deflated_sharpe_in_run,
+    entry_prices,
+    read_trials,
+    record_trial,
 )
 from mlfactory.models.base import PROBA_COLUMNS
 from mlfactory.run_data import RunData
@@ -45,8 +55,15 @@ def evaluate_split(
     *,
     rule: str = POSITION_RULE,
     other_trials: list[float] | None = None,
+    trial_id: str | None = None,
+    trial_kind: str = "model",
 ) -> SplitEvaluation:
-    """Metrics of ``proba`` at decision times ``ts``; the backtest holds each signal for the label horizon."""
+    """Metrics of ``proba`` at decision times ``ts``; the backtest holds each signal for the label horizon.
+
+    The deflated Sharpe is on per-decision returns net of costs. With ``trial_id`` this split is
+    recorded in the run's trial registry and deflated against every trial there; otherwise against
+    ``other_trials`` (per-decision net Sharpe ratios).
+    """
     cls_report = classification_report(y, proba, train_class_frequencies=train_class_frequencies)
     positions = positions_from_probabilities(proba, rule)  # type: ignore[arg-type]
     tf = data.decision_timeframe
@@ -70,8 +87,12 @@ def evaluate_split(
     regime = volatility_regimes(close, min(48, max(2, len(close) // 4))) if len(close) > 8 else None
     trading = trading_report(result, bar_minutes=tf_minutes(tf), regime=regime)
     trading["position_rule"] = rule
-    trading["deflated_sharpe"] = deflated_sharpe(result.returns, other_trials or [])
+    entry = entry_prices(ts, bar_ts, bars["close"].to_numpy())
+    trading["deflated_sharpe"] = _deflated_sharpe(
+        data, horizon, positions, ret, entry, other_trials or [], trial_id, trial_kind
+    )
     trading["holding"] = f"horizon ({horizon} bars of {tf})"
+    trading.update(_evidence(data, horizon, ts, result.bar_ts, trading["strategy"]["trade_count"]))
     signal = information_coefficient_report(ts, proba, ret)
     equity = result.equity_currency
     bh = np.cumsum(np.diff(close, prepend=close[0])) * data.instrument.point_value
@@ -94,6 +115,40 @@ def evaluate_split(
         }
     )
     return SplitEvaluation(cls_report, trading, signal, preds, equity_frame)
+
+
+def _deflated_sharpe(
+    data: RunData,
+    horizon: int,
+    positions: np.ndarray,
+    ret: np.ndarray,
+    entry: np.ndarray,
+    other_trials: list[float],
+    trial_id: str | None,
+    trial_kind: str,
+) -> dict[str, Any]:
+    """DSR of this split's per-decision net returns: recorded in the run's registry when ``trial_id`` is given."""
+    if trial_id is None:
+        return deflated_sharpe(decision_net_returns(positions, ret, entry, data.instrument), other_trials)
+    trial = decision_trial(trial_id, trial_kind, horizon, "test", positions, ret, entry, data.instrument)
+    record_trial(data.run.root, trial)
+    return deflated_sharpe_in_run(read_trials(data.run.root), trial_id)
+
+
+def _evidence(data: RunData, horizon: int, ts: np.ndarray, bar_ts: np.ndarray, trades: int) -> dict[str, Any]:
+    """Coverage of the decision clock (rows of the splits the decisions fall in: one split, or several for
+    a stitched walk-forward series), trading days, and warnings about thin evidence."""
+    labels = data.labels(horizon)
+    label_ts = labels["timestamp"].dt.epoch("ns").to_numpy()
+    i = np.searchsorted(label_ts, ts)
+    on_clock = (i < len(label_ts)) & (label_ts[np.minimum(i, len(label_ts) - 1)] == ts)
+    if not on_clock.all():
+        first = int(ts[~on_clock][0])
+        raise DataError(f"labels h{horizon}: decision {first} is not on the label clock; rerun the pipeline")
+    splits = labels["split"].gather(i).unique()
+    cov = coverage(len(ts), labels.filter(pl.col("split").is_in(splits.implode())).height)
+    days = trading_days(bar_ts)
+    return {"coverage": cov, "trading_days": days, "warnings": evidence_warnings(cov["share"], days, trades)}
 
 
 def overfitting_block(test: SplitEvaluation) -> dict[str, Any]:

@@ -1,15 +1,15 @@
 """Deflated Sharpe ratio against every configuration tried in the run, and PBO across ensemble candidates.
 
-The DSR (Bailey & López de Prado, 2014) deflates a strategy's Sharpe ratio by the expected maximum
-Sharpe of ``n_trials`` unskilled configurations, where ``n_trials`` counts every model and ensemble
-evaluated in the run so far (each one is a configuration a researcher could have picked) and the
-variance of their Sharpe ratios sets the spread. PBO (CSCV) is computed on the OOF period from the
-per-decision P&L of each candidate an ensemble chooses between.
+Every configuration is recorded in the run's trial registry (``RUN/trials.jsonl``, see
+``mlfactory.evaluation.trials``) as the moments of its *per-decision returns net of costs*; the DSR
+of a model counts every trial of the run (models, tuning trials, ensemble candidates, walk-forward
+variants) in that one unit. ``deflated_sharpe`` is the figure at training time; the report reads
+the registry again, so every model sees the final count whatever the training order. PBO (CSCV) is
+computed on the OOF period from the per-decision net P&L of each candidate an ensemble chooses between.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,39 +22,38 @@ from mlfactory.evaluation import (
     probability_of_backtest_overfitting,
     sharpe_ratio_moments,
 )
+from mlfactory.evaluation.trials import UNIT, read_trials
 
 PBO_PARTITIONS = 8
 
 
+def trial_id_of(directory: Path) -> str:
+    """The registry id of a kept model or ensemble directory: ``models/<name>_h<H>``, ``ensembles/<id>``."""
+    return f"{Path(directory).parent.name}/{Path(directory).name}"
+
+
 def run_trial_sharpes(run_root: Path, exclude: Path | None = None) -> list[float]:
-    """Per-period test Sharpe ratios of every model and ensemble already evaluated in the run."""
-    out = []
-    for path in sorted(
-        [*Path(run_root).glob("models/*/metrics.json"), *Path(run_root).glob("ensembles/*/metrics.json")]
-    ):
-        if exclude is not None and path.parent == Path(exclude):
-            continue
-        try:
-            t = json.loads(path.read_text())["trading"]["test"]
-            sr = float(t["strategy"]["sharpe"]) / np.sqrt(float(t["periods_per_year"]))
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError):
-            continue
-        if np.isfinite(sr):
-            out.append(sr)
-    return out
+    """Per-decision net-of-cost Sharpe ratios of every trial recorded in the run (minus ``exclude``'s)."""
+    skip = trial_id_of(exclude) if exclude is not None else None
+    return [t.sr for i, t in read_trials(run_root).items() if i != skip and np.isfinite(t.sr)]
 
 
 def deflated_sharpe(returns: np.ndarray, other_trials: list[float]) -> dict[str, Any]:
-    """DSR of per-bar ``returns`` given the per-period Sharpe ratios of the other configurations tried."""
+    """DSR of per-decision net ``returns`` given the per-decision Sharpe ratios of the other trials.
+
+    With no other trial there is no selection to deflate: ``dsr`` is None ("n/a, 1 trial").
+    """
     r = np.asarray(returns, dtype=np.float64)
     if r.size < 3 or not np.isfinite(r).all() or r.std() == 0:
-        return {"dsr": float("nan"), "reason": "flat or too short return series"}
+        return {"dsr": None, "display": "n/a, flat or too short", "unit": UNIT}
     m = sharpe_ratio_moments(r)
     trials = [*other_trials, m["sr"]]
     var = float(np.var(trials, ddof=1)) if len(trials) > 1 else 0.0
-    return {
-        "dsr": deflated_sharpe_ratio(m["sr"], len(trials), var, r.size, m["skew"], m["kurt"]),
-        "sr_per_bar": m["sr"],
+    out = {
+        "dsr": None,
+        "display": "n/a, 1 trial",
+        "unit": UNIT,
+        "sr_per_decision": m["sr"],
         "n_trials": len(trials),
         "var_trials_sr": var,
         "expected_max_sr": expected_maximum_sharpe_ratio(len(trials), var),
@@ -62,6 +61,10 @@ def deflated_sharpe(returns: np.ndarray, other_trials: list[float]) -> dict[str,
         "skew": m["skew"],
         "kurt": m["kurt"],
     }
+    if len(trials) > 1:
+        out["dsr"] = deflated_sharpe_ratio(m["sr"], len(trials), var, r.size, m["skew"], m["kurt"])
+        out["display"] = f"{out['dsr']:.2f} ({len(trials)} trials)"
+    return out
 
 
 def pbo_of_candidates(pnl: Mapping[str, np.ndarray]) -> dict[str, Any]:

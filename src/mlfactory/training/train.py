@@ -23,7 +23,7 @@ from mlfactory.training.configs import resolve_config, routing_record
 from mlfactory.training.evaluate import SplitEvaluation, evaluate_split, overfitting_block
 from mlfactory.training.fitting import final_model_data, fit_final, write_evaluations
 from mlfactory.training.model_data import ModelData, build_model_data
-from mlfactory.training.overfitting_stats import run_trial_sharpes
+from mlfactory.training.overfitting_stats import run_trial_sharpes, trial_id_of
 
 Progress = Callable[[str], None]
 
@@ -36,9 +36,10 @@ class TrainResult:
 
 
 def evaluate_model(
-    data: RunData, md: ModelData, model: Model, other_trials: list[float]
+    data: RunData, md: ModelData, model: Model, other_trials: list[float], trial_id: str | None = None
 ) -> dict[str, SplitEvaluation]:
-    """The fitted model's evaluation on the validation and test splits."""
+    """The fitted model's evaluation on the validation and test splits (the test split recorded in the
+    run's trial registry as ``trial_id`` when given)."""
     freqs = data.clock(md.horizon).restrict("train").class_priors()
     out = {}
     for split in ("val", "test"):
@@ -46,7 +47,7 @@ def evaluate_model(
         proba = model.predict_proba(md.dataset.x.subset(idx))
         out[split] = evaluate_split(
             data, md.horizon, md.timestamps[idx], proba, md.dataset.y[idx], md.ret[idx], freqs,
-            other_trials=other_trials,
+            other_trials=other_trials, trial_id=trial_id if split == "test" else None,
         )  # fmt: skip
     return out
 
@@ -97,7 +98,9 @@ def train_model(
         t0 = time.perf_counter()
         model = fit_final(md, cfg, seed, n_jobs)
         fit_seconds = time.perf_counter() - t0
-        evaluations = evaluate_model(data, md, model, run_trial_sharpes(data.run.root, exclude=out))
+        evaluations = evaluate_model(
+            data, md, model, run_trial_sharpes(data.run.root, exclude=out), trial_id_of(out)
+        )
         metrics = model_metrics(cfg, md, seed, fit_seconds, evaluations).model_copy(
             update={"generation": generation}
         )

@@ -106,7 +106,8 @@ def _slow_pbo(m: np.ndarray, s: int):
         is_best.append(r_is[star])
         oos_best.append(r_oos[star])
     logits = np.array(logits)
-    return float((logits <= 0).mean()), logits, np.array(is_best), np.array(oos_best)
+    pbo = sum(1.0 if lam < -1e-12 else 0.5 if abs(lam) <= 1e-12 else 0.0 for lam in logits) / len(logits)
+    return pbo, logits, np.array(is_best), np.array(oos_best)
 
 
 @pytest.mark.parametrize(("t", "n", "s", "skill"), [(240, 8, 6, 0.0), (1003, 20, 8, 0.0), (800, 12, 8, 0.15)])
@@ -134,8 +135,29 @@ def test_pbo_matches_risklabai():
     m = rng.normal(0.0, 0.01, (1600, 25))
     pbo, logits = rl.probability_of_backtest_overfitting(m, n_partitions=8)
     res = probability_of_backtest_overfitting(m, 8)
-    assert res.pbo == pytest.approx(pbo)
     np.testing.assert_allclose(res.logits, logits, atol=1e-9)
+    # RiskLabAI counts λ = 0 (the IS winner exactly at the OOS median) as overfit; we count it one half
+    assert res.pbo == pytest.approx(pbo - 0.5 * np.isclose(logits, 0.0).mean())
+
+
+def test_pbo_tie_rule_differs_from_risklabai_only_on_the_median():
+    # N = 3: RiskLabAI counts λ = 0 (OOS rank 2 of 3) as overfit, we count it one half
+    rl = pytest.importorskip("RiskLabAI.backtest.probability_of_backtest_overfitting")
+    m = np.random.default_rng(12).normal(0.0, 0.01, (480, 3))
+    pbo_rl, logits = rl.probability_of_backtest_overfitting(m, n_partitions=8)
+    res = probability_of_backtest_overfitting(m, 8)
+    np.testing.assert_allclose(res.logits, logits, atol=1e-9)
+    at_median = np.isclose(logits, 0.0)
+    assert at_median.any()
+    assert res.pbo == pytest.approx(pbo_rl - 0.5 * at_median.mean())
+
+
+@pytest.mark.parametrize("n", [3, 5, 10])
+def test_pbo_null_is_one_half_for_small_candidate_counts(n):
+    # under the null (no configuration has skill) the IS winner's OOS rank is uniform: E[PBO] = 0.5
+    rng = np.random.default_rng(100 + n)
+    pbos = [probability_of_backtest_overfitting(rng.normal(0.0, 1.0, (160, n)), 8).pbo for _ in range(300)]
+    assert np.mean(pbos) == pytest.approx(0.5, abs=0.05)
 
 
 def test_pbo_hand_example_with_mean_metric():

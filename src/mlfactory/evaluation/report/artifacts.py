@@ -20,6 +20,7 @@ import polars as pl
 from mlfactory.errors import ArtifactError, DataError
 from mlfactory.evaluation.metrics_schema import parse_metrics
 from mlfactory.evaluation.positions import check_probabilities
+from mlfactory.evaluation.trials import Trial, deflated_sharpe_in_run, read_trials
 from mlfactory.run_dir import RunDir, current_only
 
 PREDICTION_COLUMNS = ("timestamp", "label", "p_short", "p_neutral", "p_long")
@@ -58,6 +59,7 @@ class RunArtifacts:
     manifest: dict[str, Any]
     labels: dict[int, pl.DataFrame]  # horizon → labels frame (label and, when present, barrier)
     models: list[EvaluatedModel]  # single models first, then ensembles, each sorted by name
+    trials: dict[str, Trial]  # the run's trial registry (trials.jsonl), by id
 
     @property
     def symbol(self) -> str:
@@ -87,12 +89,43 @@ def load_run(root: Path) -> RunArtifacts:
     if not run.root.is_dir():
         raise ArtifactError(f"{run.root}: no such directory; pass a run directory (it holds manifest.json)")
     manifest = run.require()
+    trials = read_trials(run.root)
+    models = _load_kind(run.root / "models", "model") + _load_kind(run.root / "ensembles", "ensemble")
+    for m in models:
+        redeflate(m, trials)
     return RunArtifacts(
         root=run.root,
         manifest=manifest,
         labels=load_labels(run.root / "labels"),
-        models=_load_kind(run.root / "models", "model") + _load_kind(run.root / "ensembles", "ensemble"),
+        models=models,
+        trials=trials,
     )
+
+
+def redeflate(m: EvaluatedModel, trials: dict[str, Trial]) -> None:
+    """Replace a model's training-time deflated Sharpe by the one against every trial now in the
+    registry, so every model is deflated by the same count whatever the training order."""
+    redeflate_metrics(m.metrics, f"{m.path.parent.name}/{m.name}", trials)
+
+
+def redeflate_metrics(metrics: dict[str, Any] | None, trial_id: str, trials: dict[str, Trial]) -> None:
+    """``redeflate`` on a metrics dict whose registry id is ``trial_id`` (no change when not registered)."""
+    if metrics is None or trial_id not in trials:
+        return
+    dsr = deflated_sharpe_in_run(trials, trial_id)
+    metrics.setdefault("overfitting", {}).update({"dsr": dsr["dsr"], "deflated_sharpe": dsr})
+    test = dig(metrics, "trading", "test")
+    if isinstance(test, dict):
+        test["deflated_sharpe"] = dsr
+
+
+def overfitting_display(metrics: dict[str, Any] | None, stat: str) -> float | str | None:
+    """The headline number, or the reason it is absent (e.g. "n/a, 1 trial") when the metrics give one."""
+    value = overfitting_headline(metrics, stat)
+    if value is not None:
+        return value
+    reason = dig(metrics, "overfitting", stat, "display")
+    return reason if isinstance(reason, str) else None
 
 
 def load_labels(directory: Path) -> dict[int, pl.DataFrame]:

@@ -20,6 +20,9 @@ CLASS_NAMES = ("short", "neutral", "long")
 PROBA_COLUMNS = ("p_short", "p_neutral", "p_long")
 MAX_POINTS_PER_TRACE = 4000
 MIN_BIN_ROWS = 20  # reliability bins with fewer rows are too noisy to draw
+BREAK_GAP_FACTOR = 3.0  # a pause longer than this many typical bar spacings is a session break
+MAX_RANGEBREAKS = 400
+_DASHES = ("solid", "dash", "dashdot", "longdash", "longdashdot")
 TEMPLATE = "plotly_white"
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -68,6 +71,25 @@ def decimation_index(n: int, max_points: int, keep: Sequence[int] = ()) -> np.nd
 def _plot_time(ts: pl.Series) -> np.ndarray:
     """UTC timestamps as second-resolution numpy datetimes (compact ISO strings in the figure JSON)."""
     return ts.dt.replace_time_zone(None).to_numpy().astype("datetime64[s]")
+
+
+def session_rangebreaks(bar_ts_ns: np.ndarray) -> list[dict[str, list[str]]]:
+    """Plotly x-axis ``rangebreaks`` hiding the pauses in trading (weekends, daily session breaks).
+
+    A pause is a step between consecutive bar timestamps longer than ``BREAK_GAP_FACTOR`` × the
+    median step; it is hidden from just after the last bar before it to the first bar after it (the
+    longest ``MAX_RANGEBREAKS`` of them).
+    """
+    ts = np.unique(np.asarray(bar_ts_ns, dtype=np.int64))
+    if ts.shape[0] < 3:
+        return []
+    step = np.diff(ts)
+    gaps = np.flatnonzero(step > BREAK_GAP_FACTOR * np.median(step))
+    gaps = np.sort(gaps[np.argsort(-step[gaps], kind="stable")[:MAX_RANGEBREAKS]])
+    second = 10**9
+    lo = (ts[gaps] // second + 1).astype("datetime64[s]")
+    hi = (ts[gaps + 1] // second).astype("datetime64[s]")
+    return [{"bounds": [str(a), str(b)]} for a, b in zip(lo, hi, strict=True)]
 
 
 def drawdown_from_equity(equity: np.ndarray) -> np.ndarray:
@@ -120,7 +142,7 @@ def equity_figure(models: Sequence[EvaluatedModel]) -> go.Figure:
             drawdown = drawdown_from_equity(equity)
         idx = decimation_index(eq.height, MAX_POINTS_PER_TRACE, keep=[int(np.argmin(drawdown))])
         x = _plot_time(eq["timestamp"])[idx]
-        line = {"color": _color(i)}
+        line = {"color": _color(i), "dash": _DASHES[i % len(_DASHES)], "width": 2.0 if i == 0 else 1.5}
         fig.add_scatter(
             x=x, y=equity[idx], name=m.label, legendgroup=m.name, mode="lines", line=line, row=1, col=1
         )
@@ -149,9 +171,12 @@ def equity_figure(models: Sequence[EvaluatedModel]) -> go.Figure:
                 line={"color": "#9aa5b1", "dash": "dot"}, row=1, col=1,
             )  # fmt: skip
     fig.update_layout(template=TEMPLATE, height=560, margin={"t": 30, "b": 40}, hovermode="x unified")
-    fig.update_yaxes(title_text="equity (currency)", row=1, col=1)
-    fig.update_yaxes(title_text="drawdown", row=2, col=1)
-    fig.update_xaxes(title_text="bar close (UTC)", row=2, col=1)
+    fig.update_yaxes(title_text="equity (contract currency, 1 contract, after costs)", row=1, col=1)
+    fig.update_yaxes(title_text="drawdown (contract currency)", row=2, col=1)
+    all_ts = [m.equity["timestamp"].dt.epoch("ns").to_numpy() for m in models if m.equity is not None]
+    breaks = session_rangebreaks(np.concatenate(all_ts)) if all_ts else []
+    fig.update_xaxes(rangebreaks=breaks)
+    fig.update_xaxes(title_text="bar close (UTC; weekends and session breaks hidden)", row=2, col=1)
     return fig
 
 
@@ -208,7 +233,7 @@ def reliability_figure(models: Sequence[EvaluatedModel], n_bins: int = 10) -> go
             mean_p, freq, count = mean_p[enough], freq[enough], count[enough]
             fig.add_scatter(
                 x=mean_p, y=freq, customdata=count, mode="lines+markers", name=m.label, legendgroup=m.name,
-                showlegend=col == 1, marker={"color": _color(i)}, line={"color": _color(i)},
+                showlegend=col == 1, marker={"color": _color(i)}, line={"color": _color(i), "dash": _DASHES[i % len(_DASHES)]},
                 hovertemplate="predicted %{x:.2f}, observed %{y:.2f} (%{customdata:,} rows)<extra></extra>",
                 row=1, col=col,
             )  # fmt: skip
@@ -218,14 +243,20 @@ def reliability_figure(models: Sequence[EvaluatedModel], n_bins: int = 10) -> go
     return fig
 
 
-def importance_figure(importance: Mapping[str, float], title: str, top_n: int = 20) -> go.Figure:
-    """The ``top_n`` features by absolute importance, largest on top (non-finite values dropped)."""
+def importance_figure(
+    importance: Mapping[str, float], title: str, top_n: int = 20, *, errors: Mapping[str, float] | None = None
+) -> go.Figure:
+    """The ``top_n`` features by absolute importance, largest on top (non-finite values dropped);
+    ``errors`` (standard errors by name) draw as error bars."""
     names = np.array(list(importance), dtype=object)
     values = np.array([float(v) for v in importance.values()], dtype=np.float64)
     finite = np.isfinite(values)
     names, values = names[finite], values[finite]
     order = np.argsort(-np.abs(values), kind="stable")[:top_n][::-1]
-    fig = go.Figure(go.Bar(x=values[order], y=names[order].tolist(), orientation="h", marker_color="#2f6fb2"))
+    bar = go.Bar(x=values[order], y=names[order].tolist(), orientation="h", marker_color="#2f6fb2")
+    if errors is not None:
+        bar.error_x = {"type": "data", "array": [float(errors.get(n, 0.0)) for n in names[order]]}
+    fig = go.Figure(bar)
     fig.update_layout(
         title={"text": title, "font": {"size": 13}},
         template=TEMPLATE,
@@ -233,6 +264,29 @@ def importance_figure(importance: Mapping[str, float], title: str, top_n: int = 
         margin={"t": 40, "b": 40, "l": 10},
         xaxis={"title": "importance"},
         yaxis={"automargin": True},
+    )
+    return fig
+
+
+def path_sharpe_figure(sharpes: np.ndarray, title: str) -> go.Figure:
+    """Histogram of CPCV path Sharpes with the median and the 5 % / 95 % quantiles marked."""
+    s = np.asarray(sharpes, dtype=np.float64)
+    fig = go.Figure(
+        go.Histogram(x=s, nbinsx=max(5, min(40, s.size // 2)), marker_color="#2f6fb2", name="paths")
+    )
+    for q, dash in ((0.05, "dot"), (0.5, "solid"), (0.95, "dot")):
+        fig.add_vline(
+            x=float(np.quantile(s, q)), line={"color": "#d64545", "dash": dash}, annotation_text=f"q{q:.0%}"
+        )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}},
+        template=TEMPLATE,
+        width=520,
+        height=320,
+        margin={"t": 40, "b": 40},
+        xaxis={"title": "Sharpe per decision, net of costs"},
+        yaxis={"title": "paths"},
+        showlegend=False,
     )
     return fig
 

@@ -43,6 +43,7 @@ td.num, th.num { text-align: right; }
 tr.hl td { background: #e6f6ff; font-weight: 600; }
 p.na { color: var(--muted); font-style: italic; }
 p.meta { color: var(--muted); margin: 2px 0 8px; }
+p.warn { color: #8a4b00; background: #fff4e0; border-left: 3px solid #c27c0e; padding: 3px 8px; margin: 4px 0 8px; }
 pre { background: var(--bg-alt); border: 1px solid var(--line); padding: 10px; overflow-x: auto; font-size: 12px; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px; }
 .grid > div { flex: 0 0 auto; }

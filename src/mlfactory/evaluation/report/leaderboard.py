@@ -1,8 +1,14 @@
 """One table of every model and ensemble across the runs under a directory, sorted by a chosen metric.
 
-Each metric has a direction: ``lower`` is better for losses and drawdowns (log loss, Brier, max
-drawdown, PBO), ``higher`` for the rest. Rows whose metric is missing or NaN sort last; ties keep
-the order of (run, kind, name). Only ``metrics.json`` files are read, never predictions.
+Rows are grouped by (symbol, timeframe, horizon) — the timeframe is the model's, else the run's decision
+clock, as in the tracking tags: models of different instruments, clocks
+or label horizons are not ranked against each other. Groups come in sorted order; within a group,
+each metric has a direction: ``lower`` is better for losses and drawdowns (log loss, Brier, max
+drawdown, PBO), ``higher`` for the rest. Rows whose metric is missing or NaN sort last in their
+group; ties keep the order of (run, kind, name). The deflated Sharpe of a model in the run's trial registry is
+recomputed against every trial recorded there. Each row shows the Sharpe with its standard error
+and bootstrap interval, the coverage of its split (rows used ÷ rows on the clock) and its
+thin-evidence warnings. Only ``manifest.json``, ``splits.json``, ``trials.jsonl`` and ``metrics.json`` are read.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from typing import Any, Literal
 import numpy as np
 
 from mlfactory.errors import ArtifactError, ConfigError
-from mlfactory.evaluation.report.artifacts import dig, load_metrics, overfitting_headline
+from mlfactory.evaluation.report.artifacts import dig, load_metrics, overfitting_headline, redeflate_metrics
+from mlfactory.evaluation.sharpe_intervals import format_sharpe
+from mlfactory.evaluation.trials import read_trials
 from mlfactory.run_dir import current_only
 
 Direction = Literal["lower", "higher"]
@@ -52,7 +60,9 @@ SHOWN_METRICS = (
     "max_drawdown_currency",
     "deflated_sharpe",
 )
-TEXT_COLUMNS = ("run", "kind", "name", "horizon", "family", "timeframe")
+GROUP_COLUMNS = ("symbol", "timeframe", "horizon")
+TEXT_COLUMNS = (*GROUP_COLUMNS, "run", "kind", "name", "family")
+EXTRA_COLUMNS = ("sharpe_interval", "coverage", "warnings")
 
 
 @dataclass(frozen=True)
@@ -61,11 +71,13 @@ class Leaderboard:
     split: str
     direction: Direction
     runs: list[Path]
-    rows: list[dict[str, Any]]  # best first; keys: TEXT_COLUMNS, "value", then SHOWN_METRICS
+    rows: list[
+        dict[str, Any]
+    ]  # by group, best first; keys: TEXT_COLUMNS, "value", SHOWN_METRICS, EXTRA_COLUMNS
 
     @property
     def columns(self) -> list[str]:
-        return [*TEXT_COLUMNS, self.metric, *(m for m in SHOWN_METRICS if m != self.metric)]
+        return [*TEXT_COLUMNS, self.metric, *(m for m in SHOWN_METRICS if m != self.metric), *EXTRA_COLUMNS]
 
     def to_json(self) -> dict[str, Any]:
         """Strict JSON: NaN becomes null, ±inf the strings ``"inf"`` / ``"-inf"``."""
@@ -74,6 +86,7 @@ class Leaderboard:
             "split": self.split,
             "direction": self.direction,
             "runs": [str(r) for r in self.runs],
+            "group_by": list(GROUP_COLUMNS),
             "rows": [{k: _json_value(v) for k, v in row.items()} for row in self.rows],
         }
 
@@ -121,40 +134,79 @@ def build_leaderboard(runs_dir: Path, metric: str = DEFAULT_METRIC, split: str =
     runs = find_runs(root)
     rows = []
     for run in runs:
+        facts = run_facts(run)
+        trials = read_trials(run)
         for kind, sub in (("model", "models"), ("ensemble", "ensembles")):
             directory = run / sub
             if not directory.is_dir():
                 continue
             for d in current_only(run, sorted(p for p in directory.iterdir() if p.is_dir()))[0]:
                 metrics = load_metrics(d / "metrics.json")
+                redeflate_metrics(metrics, f"{sub}/{d.name}", trials)
                 if metrics is not None:
-                    rows.append(_row(_relative(run, root), kind, d.name, metrics, metric, split))
+                    rows.append(_row(_relative(run, root), kind, d.name, metrics, metric, split, facts))
     direction = METRIC_DIRECTIONS[metric]
     return Leaderboard(metric, split, direction, runs, sort_rows(rows, direction))
 
 
 def sort_rows(rows: list[dict[str, Any]], direction: Direction) -> list[dict[str, Any]]:
-    """Best ``value`` first; missing/NaN last; stable for ties."""
+    """By group (``group_key``), then best ``value`` first; missing/NaN last; stable for ties."""
     values = np.array([np.nan if r["value"] is None else r["value"] for r in rows], dtype=np.float64)
     key = values if direction == "lower" else -values
-    order = np.lexsort((key, np.isnan(values)))  # lexsort is stable: ties keep the input order
+    groups = sorted({group_key(r) for r in rows})
+    group_rank = np.array([groups.index(group_key(r)) for r in rows], dtype=np.int64)
+    order = np.lexsort((key, np.isnan(values), group_rank))  # lexsort is stable: ties keep the input order
     return [rows[i] for i in order]
 
 
-def _row(run: str, kind: str, name: str, metrics: dict[str, Any], metric: str, split: str) -> dict[str, Any]:
+def group_key(row: dict[str, Any]) -> tuple[str, str, int]:
+    """(symbol, timeframe, horizon) with missing parts sorting last."""
+    horizon = row.get("horizon")
+    return (
+        str(row.get("symbol") or "~"),
+        str(row.get("timeframe") or "~"),
+        int(horizon) if isinstance(horizon, int) else 10**9,
+    )
+
+
+def run_facts(run: Path) -> dict[str, Any]:
+    """The symbol (manifest) and decision timeframe (splits.json, else the ladder's base) of a run."""
+    manifest = load_metrics(run / "manifest.json") or {}
+    splits = load_metrics(run / "splits.json") or {}
+    timeframe = splits.get("decision_timeframe") or dig(manifest, "config", "ladder", "base_timeframe")
+    return {"symbol": manifest.get("symbol"), "timeframe": timeframe}
+
+
+def _row(
+    run: str, kind: str, name: str, metrics: dict[str, Any], metric: str, split: str, facts: dict[str, Any]
+) -> dict[str, Any]:
     row: dict[str, Any] = {
+        "symbol": facts.get("symbol"),
+        "timeframe": metrics.get("timeframe")
+        or facts.get("timeframe"),  # the model's, else the decision clock
+        "horizon": metrics.get("horizon"),
         "run": run,
         "kind": kind,
         "name": name,
-        "horizon": metrics.get("horizon"),
         "family": metrics.get("family") or metrics.get("meta_learner"),
-        "timeframe": metrics.get("timeframe"),
         "value": metric_value(metrics, metric, split),
     }
     for m in SHOWN_METRICS:
         row[m] = row["value"] if m == metric else metric_value(metrics, m, split)
     row[metric] = row["value"]
+    row.update(extra_columns(metrics, split))
     return row
+
+
+def extra_columns(metrics: dict[str, Any], split: str) -> dict[str, Any]:
+    """``EXTRA_COLUMNS`` of one metrics record: Sharpe ± SE [CI] text, coverage share, warnings text."""
+    strategy = dig(metrics, "trading", split, "strategy")
+    warnings = dig(metrics, "trading", split, "warnings")
+    return {
+        "sharpe_interval": format_sharpe(strategy) if isinstance(strategy, dict) else None,
+        "coverage": dig(metrics, "trading", split, "coverage", "share"),
+        "warnings": "; ".join(warnings) if isinstance(warnings, list) else None,
+    }
 
 
 def _relative(run: Path, root: Path) -> str:

@@ -11,6 +11,8 @@ import plotly.offline
 from mlfactory.evaluation.report.artifacts import RunArtifacts, load_run
 from mlfactory.evaluation.report.html import Section, page
 from mlfactory.evaluation.report.sections_backtest import backtest_section
+from mlfactory.evaluation.report.sections_compare import same_rows_section
+from mlfactory.evaluation.report.sections_cv import cross_validation_section
 from mlfactory.evaluation.report.sections_models import (
     breakdown_section,
     calibration_section,
@@ -66,6 +68,8 @@ def render_report(run: RunArtifacts) -> Report:
         calibration_section(run, next_id),
         importance_section(run, next_id),
         ensembles_section(run, next_id),
+        same_rows_section(run),
+        cross_validation_section(run, next_id),
         breakdown_section(run),
         backtest_section(run, next_id),
         manifest_section(run),

@@ -8,7 +8,8 @@ from typing import Any
 
 from mlfactory.evaluation.breakdowns import REGIME_NAMES, SESSION_NAMES, WARMUP_LABEL
 from mlfactory.evaluation.classification_metrics import classification_metrics
-from mlfactory.evaluation.report.artifacts import EvaluatedModel, RunArtifacts
+from mlfactory.evaluation.feature_importance import IMPORTANCE_FILE
+from mlfactory.evaluation.report.artifacts import EvaluatedModel, RunArtifacts, load_metrics
 from mlfactory.evaluation.report.figures import (
     MIN_BIN_ROWS,
     PROBA_COLUMNS,
@@ -20,6 +21,7 @@ from mlfactory.evaluation.report.figures import (
     reliability_figure,
 )
 from mlfactory.evaluation.report.html import Section, heading, key_value_table, paragraph, table, unavailable
+from mlfactory.evaluation.sharpe_intervals import format_sharpe
 
 FigureId = Callable[[], str]
 SPLITS = ("val", "test")
@@ -33,8 +35,13 @@ CLASSIFICATION_COLUMNS = {
     "brier": "Brier",
 }
 TRADING_SERIES = {"strategy": "strategy", "buy_and_hold": "buy and hold", "always_flat": "always flat"}
+SHARPE_UNITS = (
+    "Sharpe: annualised, of per-bar returns on one contract's notional after costs, shown as "
+    "estimate ± standard error (Lo/Mertens, non-normal returns) [95 % moving-block bootstrap interval]. "
+    "P&L, costs and drawdowns in the contract's currency (points × point value), one contract."
+)
 TRADING_COLUMNS = {
-    "sharpe": "Sharpe",
+    "sharpe": "Sharpe ± SE [95 % CI]",
     "sortino": "Sortino",
     "annualised_return": "ann. return",
     "total_pnl_currency": "P&L (ccy)",
@@ -53,7 +60,7 @@ GROUP_COLUMNS = {
     "n_bars": "bars",
     "total_pnl_currency": "P&L (ccy)",
     "annualised_return": "ann. return",
-    "sharpe": "Sharpe",
+    "sharpe": "Sharpe ± SE",
     "sortino": "Sortino",
     "exposure": "exposure",
     "trade_count": "trades",
@@ -83,7 +90,24 @@ def _model_metrics(m: EvaluatedModel) -> str:
         facts.append("bases " + ", ".join(str(b) for b in m.metrics["bases"]))
     if facts:
         out += paragraph(" · ".join(facts), "meta")
+    out += _evidence(m)
     out += _classification_table(m) + _per_class_table(m) + _trading_table(m) + _overfitting_table(m)
+    return out
+
+
+def _evidence(m: EvaluatedModel) -> str:
+    """Coverage of the test clock, trading days, and the thin-evidence warnings stored with the metrics."""
+    cov = m.section("trading", "test", "coverage")
+    out = ""
+    if isinstance(cov, dict) and cov.get("rows_on_clock"):
+        out += paragraph(
+            f"test coverage: {cov['rows_used']:,} of {cov['rows_on_clock']:,} decisions on the clock "
+            f"({cov['share']:.0%}) · {m.section('trading', 'test', 'trading_days')} trading days",
+            "meta",
+        )
+    warnings = m.section("trading", "test", "warnings")
+    if isinstance(warnings, list) and warnings:
+        out += paragraph("⚠ " + "; ".join(str(w) for w in warnings), "warn")
     return out
 
 
@@ -119,10 +143,17 @@ def _trading_table(m: EvaluatedModel) -> str:
             if isinstance(metrics, dict):
                 if key == "strategy":
                     hl.append(len(rows))
-                rows.append([split, name, *[metrics.get(k) for k in TRADING_COLUMNS]])
+                rows.append([split, name, *[_trading_cell(metrics, k) for k in TRADING_COLUMNS]])
     if not rows:
         return unavailable(f"trading metrics of {m.name}")
-    return table(["split", "series", *TRADING_COLUMNS.values()], rows, highlight=hl)
+    note = paragraph(SHARPE_UNITS, "meta")
+    return note + table(["split", "series", *TRADING_COLUMNS.values()], rows, highlight=hl)
+
+
+def _trading_cell(metrics: dict[str, Any], key: str) -> Any:
+    if key == "sharpe" and "sharpe_se" in metrics:
+        return format_sharpe(metrics)
+    return metrics.get(key)
 
 
 def _overfitting_table(m: EvaluatedModel) -> str:
@@ -142,6 +173,12 @@ def _group_order(groups: dict[str, Any]) -> list[str]:
     """Sessions in clock order, regimes low → high then warm-up, anything else after, alphabetically."""
     known = {g: i for i, g in enumerate((*SESSION_NAMES, *REGIME_NAMES, WARMUP_LABEL))}
     return sorted(groups, key=lambda g: (known.get(g, len(known)), g))
+
+
+def _group_cell(node: Any, key: str) -> Any:
+    if key == "sharpe" and isinstance(node, dict) and "sharpe_se" in node:
+        return format_sharpe(node)
+    return _get(node, key)
 
 
 def _get(node: Any, key: str) -> Any:
@@ -206,13 +243,39 @@ def importance_section(run: RunArtifacts, next_id: FigureId) -> Section:
     title = "Feature importance"
     figures = []
     for m in run.models:
-        imp = m.section("feature_importance")
-        if isinstance(imp, dict) and imp:
-            fig = importance_figure(imp, f"{m.label}: top 20")
+        for values, errors, caption in _importance_panels(m):
+            fig = importance_figure(values, f"{m.label}: {caption}", errors=errors)
             figures.append(figure_html(fig, next_id(), toolbar=False))
     if not figures:
         return Section("importance", title, unavailable("feature importance"), False)
-    return Section("importance", title, _grid(figures), True)
+    note = paragraph(
+        "MDI: the tree model's own impurity/gain share (in-sample). MDA: increase in validation log loss "
+        "when the feature (or a correlation cluster of features, jointly) is shuffled; bars ± standard error.",
+        "meta",
+    )
+    return Section("importance", title, note + _grid(figures), True)
+
+
+def _importance_panels(m: EvaluatedModel) -> list[tuple[dict[str, float], dict[str, float] | None, str]]:
+    """(values, errors, caption) per chart: importance.json when the model has one, else metrics.json's."""
+    stored = load_metrics(m.path / IMPORTANCE_FILE)
+    if stored is None:
+        imp = m.section("feature_importance")
+        return [(imp, None, "top 20")] if isinstance(imp, dict) and imp else []
+    panels = []
+    for key, caption in (
+        ("mda", "MDA (validation), top 20"),
+        ("clustered_mda", "clustered MDA (validation)"),
+    ):
+        node = stored.get(key)
+        if isinstance(node, dict) and node:
+            panels.append(
+                ({k: v["mean"] for k, v in node.items()}, {k: v["se"] for k, v in node.items()}, caption)
+            )
+    for key, caption in (("mdi", "MDI (trees), top 20"), ("clustered_mdi", "clustered MDI (trees)")):
+        if isinstance(stored.get(key), dict) and stored[key]:
+            panels.append((stored[key], None, caption))
+    return panels
 
 
 def ensembles_section(run: RunArtifacts, next_id: FigureId) -> Section:
@@ -272,7 +335,9 @@ def breakdown_section(run: RunArtifacts) -> Section:
         for key, name in (("by_session", "by session (UTC hours)"), ("by_regime", "by volatility regime")):
             groups = m.section("trading", "test", key)
             if isinstance(groups, dict) and groups:
-                rows = [[g, *[_get(groups[g], k) for k in GROUP_COLUMNS]] for g in _group_order(groups)]
+                rows = [
+                    [g, *[_group_cell(groups[g], k) for k in GROUP_COLUMNS]] for g in _group_order(groups)
+                ]
                 parts += table([name, *GROUP_COLUMNS.values()], rows)
         if parts:
             body += heading(3, m.label) + parts

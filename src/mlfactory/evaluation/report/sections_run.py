@@ -8,7 +8,12 @@ from typing import Any
 import numpy as np
 
 from mlfactory.errors import ConfigError
-from mlfactory.evaluation.report.artifacts import EvaluatedModel, RunArtifacts, overfitting_headline
+from mlfactory.evaluation.report.artifacts import (
+    EvaluatedModel,
+    RunArtifacts,
+    overfitting_display,
+    overfitting_headline,
+)
 from mlfactory.evaluation.report.figures import figure_html, label_distribution_figure
 from mlfactory.evaluation.report.html import (
     Section,
@@ -21,6 +26,7 @@ from mlfactory.evaluation.report.html import (
     table,
     unavailable,
 )
+from mlfactory.evaluation.sharpe_intervals import format_sharpe
 from mlfactory.timeframes import tf_minutes
 
 FigureId = Callable[[], str]
@@ -53,8 +59,8 @@ def overview_section(run: RunArtifacts) -> Section:
         body += table(
             [
                 "name", "kind", "horizon", "family", "timeframe", "log loss", "log loss (prior)",
-                "balanced acc.", "macro F1", "Sharpe", "Sharpe (buy & hold)", "max DD (ccy)", "trades",
-                "deflated Sharpe", "PBO",
+                "balanced acc.", "macro F1", "Sharpe ± SE [95 % CI]", "Sharpe (buy & hold)", "max DD (ccy)", "trades",
+                "deflated Sharpe", "PBO", "coverage",
             ],
             rows,
         )  # fmt: skip
@@ -76,13 +82,20 @@ def _glance_row(x: EvaluatedModel) -> list[Any]:
         x.section(*cls, "prior", "log_loss"),
         x.section(*cls, "model", "balanced_accuracy"),
         x.section(*cls, "model", "macro_f1"),
-        x.section(*trd, "strategy", "sharpe"),
-        x.section(*trd, "buy_and_hold", "sharpe"),
+        _sharpe_cell(x.section(*trd, "strategy")),
+        _sharpe_cell(x.section(*trd, "buy_and_hold")),
         x.section(*trd, "strategy", "max_drawdown_currency"),
         x.section(*trd, "strategy", "trade_count"),
-        overfitting_headline(x.metrics, "deflated_sharpe"),
+        overfitting_display(x.metrics, "deflated_sharpe"),
         overfitting_headline(x.metrics, "pbo"),
+        x.section(*trd, "coverage", "share"),
     ]
+
+
+def _sharpe_cell(metrics: Any) -> Any:
+    if not isinstance(metrics, dict):
+        return None
+    return format_sharpe(metrics) if "sharpe_se" in metrics else metrics.get("sharpe")
 
 
 def data_section(run: RunArtifacts) -> Section:

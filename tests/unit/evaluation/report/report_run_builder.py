@@ -35,13 +35,16 @@ from mlfactory.evaluation import (
     trading_report,
     volatility_regimes,
 )
+from mlfactory.evaluation.comparison import coverage, evidence_warnings, trading_days
 from mlfactory.pipeline import run_pipeline
 from mlfactory.run_dir import current_generation, stamp_generation
+from mlfactory.splits import combinatorial_purged_cv, folds_to_json
 
 HORIZONS = (6, 12)
 FEATURES = ("r1", "r3", "r12", "vol12", "range", "hour_sin", "hour_cos")
 PROBA = ("p_short", "p_neutral", "p_long")
 N_FOLDS = 4
+CPCV_GROUPS = 6
 
 
 def build_run(out: Path, seed: int = 0) -> Path:
@@ -67,6 +70,7 @@ def build_run(out: Path, seed: int = 0) -> Path:
     dirichlet["metrics"].pop("overfitting")  # a model without overfitting statistics renders "not available"
     ctx.write("models", "dirichlet_h6", dirichlet)
     ctx.write("ensembles", "stack_h6", stack)
+    ctx.write_cpcv("logistic_h6")
 
     ctx12 = _Context(run=run, bars=bars, ds=_dataset(feats, labels[12]), horizon=12)
     partial = ctx12.fit_logistic()
@@ -235,6 +239,13 @@ class _Context:
             )
             regime = volatility_regimes(result.bar_close, 24)
             metrics["trading"][split] = trading_report(result, regime=regime)
+            cov, days = coverage(int(mask.sum()), int(mask.sum())), trading_days(result.bar_ts)
+            trades = metrics["trading"][split]["strategy"]["trade_count"]
+            metrics["trading"][split] |= {
+                "coverage": cov,
+                "trading_days": days,
+                "warnings": evidence_warnings(cov["share"], days, trades),
+            }
             results[split] = result
         return {"metrics": metrics, "proba": proba, "results": results}
 
@@ -279,6 +290,29 @@ class _Context:
                 {"timestamp": train_ts, "fold": self._folds}
                 | {c: model["oof"][:, i] for i, c in enumerate(PROBA)}
             ).write_parquet(d / "oof.parquet")
+
+    def write_cpcv(self, name: str) -> None:
+        """CPCV (6 groups, 2 test groups) OOF of a fresh logistic fit per fold, as `mlfactory cv` writes it."""
+        idx = np.flatnonzero(self.train)
+        ts = self.ds["ts"].filter(pl.Series(self.train)).dt.epoch("ns").to_numpy()
+        splits = combinatorial_purged_cv(ts, ts + self.h * 300 * 10**9, CPCV_GROUPS, 2, 0)
+        X, y, parts = self.ds["X"][idx], self.ds["y"][idx], []
+        for f in splits.folds:
+            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(
+                X[f.train_idx], y[f.train_idx]
+            )
+            p = model.predict_proba(X[f.test_idx])
+            parts.append(
+                pl.DataFrame({"timestamp": ts[f.test_idx], "fold": np.full(f.test_idx.size, f.fold_id)})
+                .with_columns(pl.col("timestamp").cast(pl.Datetime("ns", "UTC")))
+                .with_columns(*[pl.Series(c, p[:, i]) for i, c in enumerate(PROBA)])
+            )
+        pl.concat(parts).sort("timestamp", "fold").write_parquet(self.run / "models" / name / "oof.parquet")
+        (self.run / "cv").mkdir(exist_ok=True)
+        _write_json(
+            self.run / "cv" / f"cpcv_k{CPCV_GROUPS}_h{self.h}.json",
+            {"method": "cpcv", "embargo_ns": 0, "folds": folds_to_json(splits.folds, ts)},
+        )
 
 
 def _write_json(path: Path, obj: Any) -> None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -95,3 +96,27 @@ def test_invalid_predictions_name_the_file(run_copy: Callable[[str], Path]) -> N
     good.with_columns(pl.col("label") * 2).write_parquet(path)
     with pytest.raises(ArtifactError, match="column label must hold -1, 0 or 1"):
         load_run(run)
+
+
+def test_deflated_sharpe_is_recomputed_against_every_trial_in_the_registry(
+    run_copy: Callable[[str], Path],
+) -> None:
+    from mlfactory.evaluation.overfitting import deflated_sharpe_ratio
+    from mlfactory.evaluation.trials import Trial, record_trial
+
+    run = run_copy("run")
+    record_trial(run, Trial("models/logistic_h6", "model", 6, "test", 0.08, -0.2, 4.0, 400))
+    only = load_run(run).models[2]
+    assert only.section("overfitting", "dsr") is None
+    assert only.section("overfitting", "deflated_sharpe", "display") == "n/a, 1 trial"
+    # trials recorded later (another model, a tuning trial) deflate the first model too
+    record_trial(run, Trial("models/logistic_h6/trial-1", "tuning", 6, "test", 0.02, 0.0, 3.0, 400))
+    record_trial(run, Trial("ensembles/stack_h6", "ensemble", 6, "test", 0.05, 0.1, 5.0, 300))
+    loaded = load_run(run)
+    dsr = loaded.models[2].section("overfitting", "deflated_sharpe")
+    expected = deflated_sharpe_ratio(0.08, 3, float(np.var([0.08, 0.02, 0.05], ddof=1)), 400, -0.2, 4.0)
+    assert dsr["n_trials"] == 3 and dsr["dsr"] == pytest.approx(expected)
+    assert loaded.models[2].section("trading", "test", "deflated_sharpe") == dsr
+    assert overfitting_headline(loaded.models[3].metrics, "deflated_sharpe") == pytest.approx(
+        loaded.models[3].section("overfitting", "deflated_sharpe", "dsr")
+    )

@@ -14,6 +14,7 @@ from mlfactory.evaluation.report.figures import (
     drawdown_from_equity,
     importance_figure,
     reliability_curve,
+    session_rangebreaks,
 )
 
 
@@ -78,3 +79,31 @@ def test_importance_figure_takes_top_features_by_magnitude_and_drops_nan() -> No
 def test_correlation_figure_checks_the_matrix_shape() -> None:
     with pytest.raises(DataError, match="does not match 3 names"):
         correlation_figure(["a", "b", "c"], [[1.0, 0.5], [0.5, 1.0]], "e")
+
+
+def test_session_rangebreaks_hide_weekends_and_session_pauses() -> None:
+    minute = 60 * 10**9
+    friday = np.datetime64("2024-03-08T20:55:00").astype("datetime64[ns]").astype(np.int64)
+    block = np.arange(6, dtype=np.int64) * 5 * minute
+    sunday = np.datetime64("2024-03-10T22:00:00").astype("datetime64[ns]").astype(np.int64)
+    ts = np.concatenate([friday - block[::-1], sunday + block])
+    breaks = session_rangebreaks(ts)
+    assert breaks == [{"bounds": ["2024-03-08T20:55:01", "2024-03-10T22:00:00"]}]  # only the weekend
+    assert session_rangebreaks(np.arange(10, dtype=np.int64) * 5 * minute) == []  # regular bars: none
+    assert session_rangebreaks(ts[:2]) == []
+
+
+def test_equity_figure_skips_breaks_and_keeps_series_apart(built_run) -> None:
+    from mlfactory.evaluation.report.artifacts import load_run
+    from mlfactory.evaluation.report.figures import equity_figure
+
+    run = load_run(built_run)
+    fig = equity_figure(run.models)
+    ts = np.concatenate(
+        [m.equity["timestamp"].dt.epoch("ns").to_numpy() for m in run.models if m.equity is not None]
+    )
+    assert len(fig.layout.xaxis.rangebreaks) == len(session_rangebreaks(ts)) > 0
+    styles = [
+        (t.line.color, t.line.dash) for t in fig.data if t.showlegend is not False and t.name != "always flat"
+    ]
+    assert len(styles) == len(set(styles))  # every legend entry has its own colour and dash

@@ -12,7 +12,8 @@ import pytest
 
 from mlfactory.errors import ArtifactError, ConfigError
 from mlfactory.evaluation.report import METRIC_DIRECTIONS, build_leaderboard, find_runs
-from mlfactory.evaluation.report.leaderboard import metric_value, sort_rows
+from mlfactory.evaluation.report.leaderboard import group_key, metric_value, sort_rows
+from mlfactory.evaluation.sharpe_intervals import format_sharpe
 
 
 @pytest.fixture
@@ -38,13 +39,29 @@ def test_log_loss_ascending_across_runs(runs_dir: Path) -> None:
     assert len(board.rows) == 4 + 3
     want = sorted(
         (
+            group_key(r),
             _stored(runs_dir / r["run"], r["kind"], r["name"])["classification"]["test"]["model"]["log_loss"],
             r["run"],
             r["name"],
         )
         for r in board.rows
     )
-    assert [(r["value"], r["run"], r["name"]) for r in board.rows] == [(v, run, n) for v, run, n in want]
+    assert [(group_key(r), r["value"], r["run"], r["name"]) for r in board.rows] == want
+
+
+def test_rows_are_grouped_by_symbol_timeframe_and_horizon(runs_dir: Path) -> None:
+    board = build_leaderboard(runs_dir, "sharpe")
+    keys = [group_key(r) for r in board.rows]
+    assert keys == sorted(keys) and {k[2] for k in keys} == {6, 12}
+    assert {(r["symbol"], r["timeframe"]) for r in board.rows} == {("MES", "5m")}
+    assert board.columns[:3] == ["symbol", "timeframe", "horizon"] and board.to_json()["group_by"] == [
+        "symbol",
+        "timeframe",
+        "horizon",
+    ]
+    for r in board.rows:
+        stored = _stored(runs_dir / r["run"], r["kind"], r["name"])["trading"]["test"]
+        assert r["sharpe_interval"] == format_sharpe(stored["strategy"]) and " ± " in r["sharpe_interval"]
 
 
 def test_sharpe_descending_on_val(runs_dir: Path) -> None:
@@ -65,7 +82,9 @@ def test_missing_and_nan_values_sort_last_for_both_directions(runs_dir: Path) ->
     path.write_text(json.dumps(m, allow_nan=True))
     for metric in ("sharpe", "pbo"):
         board = build_leaderboard(runs_dir, metric)
-        values = np.array([np.nan if r["value"] is None else r["value"] for r in board.rows])
+        stack_group = group_key(next(r for r in board.rows if r["name"] == "stack_h6"))
+        group = [r for r in board.rows if group_key(r) == stack_group]
+        values = np.array([np.nan if r["value"] is None else r["value"] for r in group])
         n_missing = int(np.isnan(values).sum())
         assert (
             n_missing >= 1 and np.isnan(values[-n_missing:]).all() and not np.isnan(values[:-n_missing]).any()
@@ -123,3 +142,23 @@ def test_errors_name_the_problem(runs_dir: Path, tmp_path: Path) -> None:
 def test_a_run_directory_itself_is_accepted(built_run: Path) -> None:
     board = build_leaderboard(built_run)
     assert board.runs == [built_run] and {r["run"] for r in board.rows} == {built_run.name}
+
+
+def test_deflated_sharpe_is_reread_from_the_trial_registry(runs_dir: Path) -> None:
+    from mlfactory.evaluation.trials import Trial, record_trial
+
+    run = runs_dir / "a"
+    record_trial(run, Trial("models/logistic_h6", "model", 6, "test", 0.08, 0.0, 3.0, 400))
+    row = next(
+        r
+        for r in build_leaderboard(runs_dir, "deflated_sharpe").rows
+        if r["run"] == "a" and r["name"] == "logistic_h6"
+    )
+    assert row["deflated_sharpe"] is None  # the only trial: nothing to deflate against
+    record_trial(run, Trial("models/dirichlet_h6", "model", 6, "test", 0.01, 0.0, 3.0, 400))
+    row = next(
+        r
+        for r in build_leaderboard(runs_dir, "deflated_sharpe").rows
+        if r["run"] == "a" and r["name"] == "logistic_h6"
+    )
+    assert 0.0 < row["deflated_sharpe"] < 1.0
