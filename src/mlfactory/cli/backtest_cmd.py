@@ -96,7 +96,7 @@ def backtest(
     console.print(
         f"out of sample: {cov['out_of_sample']:,} of {cov['decisions']:,} decisions ({cov['fraction']:.0%}); "
         f"log loss {fmt_number(head['log_loss'], '.4f')} (prior {fmt_number(head['prior_log_loss'], '.4f')}), "
-        f"sharpe {fmt_number(head['sharpe'], '.2f')}, P&L {fmt_number(head['total_pnl_currency'], ',.0f')}"
+        f"Sharpe {head['sharpe_text']} (annualised, net of costs), P&L {fmt_number(head['total_pnl_currency'], ',.0f')} (contract currency)"
     )
     console.print(f"backtest written to {result.directory}")
 

@@ -98,11 +98,7 @@ def train_ensemble(
         "base_test_log_loss": metrics["base_test_log_loss"],
         "guard": metrics["guard"],
         "oof_correlation": metrics["oof_correlation"],
-        "test": {
-            "log_loss": metrics["classification"]["test"]["model"]["log_loss"],
-            "prior_log_loss": metrics["classification"]["test"]["prior"]["log_loss"],
-            "sharpe": metrics["trading"]["test"]["strategy"]["sharpe"],
-        },
+        "test": result.metrics.headline("test"),
         "stack_coverage": metrics["stack_coverage"],
         "timings_seconds": metrics["timings_seconds"],
     }
@@ -124,7 +120,7 @@ def train_ensemble(
     )
     console.print(
         f"ensemble test log loss {fmt_number(summary['test']['log_loss'], '.4f')} "
-        f"(prior {fmt_number(summary['test']['prior_log_loss'], '.4f')}), sharpe {fmt_number(summary['test']['sharpe'], '.2f')}"
+        f"(prior {fmt_number(summary['test']['prior_log_loss'], '.4f')}), Sharpe {summary['test']['sharpe_text']} (annualised, net of costs)"
     )
     corr = metrics["oof_correlation"]
     c = Table("", *corr["names"], title="OOF correlation (p_long − p_short)")

@@ -41,8 +41,7 @@ Device = Annotated[
 
 
 HEADLINE_FORMATS = (
-    ("log_loss", ".4f"), ("prior_log_loss", ".4f"), ("balanced_accuracy", ".3f"), ("sharpe", ".2f"),
-    ("total_pnl_currency", ",.0f"),
+    ("log_loss", ".4f"), ("prior_log_loss", ".4f"), ("balanced_accuracy", ".3f"),
 )  # fmt: skip
 
 
@@ -90,15 +89,16 @@ def train(
         "log loss",
         "prior log loss",
         "bal. acc.",
-        "sharpe",
-        "P&L",
+        "Sharpe ± SE [95% CI]",
+        "P&L (currency)",
         "trades",
         title=f"{model} h{horizon}",
     )
     for split in ("val", "test"):
         h = summary[split]
         table.add_row(
-            split, *(fmt_number(h[k], f) for k, f in HEADLINE_FORMATS), str(h["trades"]),
+            split, *(fmt_number(h[k], f) for k, f in HEADLINE_FORMATS), h["sharpe_text"],
+            fmt_number(h["total_pnl_currency"], ",.0f"), str(h["trades"]),
         )  # fmt: skip
     stdout_console().print(table)
     stdout_console().print(f"model written to {result.directory}")

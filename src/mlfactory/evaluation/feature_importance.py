@@ -18,7 +18,6 @@ reads it from there.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -134,9 +133,7 @@ def correlation_clusters(matrix: np.ndarray, names: list[str]) -> list[np.ndarra
 
 
 def write_importance(directory: Path, importance: dict[str, Any]) -> Path:
-    """``importance.json`` beside the model's ``metrics.json`` (written atomically)."""
-    path = Path(directory) / IMPORTANCE_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(importance, indent=2, allow_nan=True))
-    tmp.replace(path)
-    return path
+    """``importance.json`` beside the model's ``metrics.json`` (strict JSON, written atomically)."""
+    from mlfactory.jsonio import write_json
+
+    return write_json(Path(directory) / IMPORTANCE_FILE, importance)

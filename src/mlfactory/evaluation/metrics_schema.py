@@ -64,7 +64,10 @@ class MetricsRecord(BaseModel):
         return self.trading.get(split, {}).get("strategy", {})
 
     def headline(self, split: str) -> dict[str, Any]:
-        """What the CLI prints for a split: log loss vs prior, balanced accuracy, Sharpe, P&L, trades."""
+        """What the CLI prints for a split: log loss vs prior, balanced accuracy, Sharpe with its standard
+        error and 95 % block-bootstrap interval (annualised, net of costs), P&L in the contract's currency, trades."""
+        from mlfactory.evaluation.sharpe_intervals import format_sharpe
+
         m = self.classification.get(split, {})
         t = self.strategy(split)
         return {
@@ -72,6 +75,9 @@ class MetricsRecord(BaseModel):
             "prior_log_loss": _number(m.get("prior", {}).get("log_loss")),
             "balanced_accuracy": _number(m.get("model", {}).get("balanced_accuracy")),
             "sharpe": _number(t.get("sharpe")),
+            "sharpe_se": _number(t.get("sharpe_se")),
+            "sharpe_ci_95": [_number(t.get("sharpe_ci_low")), _number(t.get("sharpe_ci_high"))],
+            "sharpe_text": format_sharpe(t),
             "total_pnl_currency": _number(t.get("total_pnl_currency")),
             "trades": t.get("trade_count"),
         }

@@ -24,6 +24,7 @@ from mlfactory.adapters.stacking import (
     stack_inputs,
 )
 from mlfactory.evaluation.metrics_schema import MetricsRecord
+from mlfactory.evaluation.trials import decision_net_returns, entry_prices, record_decision_trial
 from mlfactory.models.base import CLASSES, Dataset, Model
 from mlfactory.models.config import ModelConfig
 from mlfactory.models.registry import get_model_class
@@ -240,8 +241,8 @@ def evaluation_stage(
     seed: int,
 ) -> MetricsRecord:
     """Metrics of the kept combiner on val and test, the guard's evidence, PBO; predictions written to ``out``."""
+    record_candidate_trials(data, spec.ensemble_id, spec.horizon, guard)
     trials = run_trial_sharpes(data.run.root, exclude=data.run.ensemble_dir(spec.ensemble_id))
-    trials += candidate_trials(guard)
     freqs = plan.clock.class_priors()
     evaluations = {
         s: evaluate_split(
@@ -253,6 +254,8 @@ def evaluation_stage(
             c.ret,
             freqs,
             other_trials=trials,
+            trial_id=f"ensembles/{spec.ensemble_id}" if s == "test" else None,
+            trial_kind="ensemble",
         )
         for s, c in guard.splits.items()
     }
@@ -296,39 +299,36 @@ def base_log_loss(split: SplitCandidates, bases: Sequence[str]) -> dict[str, flo
     return {b: float(log_loss(split.y, block_probabilities(view, b), labels=list(CLASSES))) for b in bases}
 
 
-def candidate_trials(guard: GuardStage) -> list[float]:
-    """Per-decision Sharpe ratios of the test candidates the guard did not keep (configurations tried)."""
+def record_candidate_trials(data: RunData, ensemble_id: str, horizon: int, guard: GuardStage) -> None:
+    """Every guard candidate is a configuration tried: each one the guard did not keep goes into the run's
+    trial registry (per-decision returns net of costs on the test rows), the kept one as the ensemble."""
     test = guard.splits["test"]
-    out = []
+    entry = decision_entry_prices(data, test.matrix.view.timestamps)
     for name, p in test.proba.items():
-        if name == guard.kept:
-            continue
-        pnl = _side(p) * test.ret
-        if pnl.std() > 0:
-            out.append(float(pnl.mean() / pnl.std()))
-    return out
+        if name != guard.kept:
+            record_decision_trial(
+                data.run.root, f"ensembles/{ensemble_id}/candidate-{name}", "ensemble_candidate", horizon,
+                "test", p, test.ret, entry, data.instrument,
+            )  # fmt: skip
 
 
-def _side(p: np.ndarray) -> np.ndarray:
-    top = p.argmax(axis=1)
-    return np.where(top == 2, 1.0, np.where(top == 0, -1.0, 0.0))
+def decision_entry_prices(data: RunData, ts: np.ndarray) -> np.ndarray:
+    """Each decision's own close (the entry reference for costs as a return; never a whole-file average)."""
+    bars = data.bars(data.decision_timeframe)
+    return entry_prices(ts, bars["timestamp"].dt.epoch("ns").to_numpy(), bars["close"].to_numpy())
 
 
 def oof_candidate_pnl(
     data: RunData, plan: CVPlan, stack: StackStage, combiners: CombinerStage, bases: Sequence[str]
 ) -> dict[str, np.ndarray]:
-    """Per-decision P&L (label return × argmax side − round-trip cost) of each base and the weighted
-    average on the OOF rows (the meta-learner is fitted on them, so it is not a fair candidate)."""
+    """Per-decision net returns of each base and the weighted average on the OOF rows (the
+    meta-learner is fitted on them, so it is not a fair candidate): the PBO's candidates."""
     rows = stack.matrix.rows_on_clock
     ret = plan.clock.ret[rows]
-    ts = pl.DataFrame({"timestamp": pl.Series(plan.clock.ts[rows]).cast(pl.Datetime("ns", "UTC"))})
-    bars = data.bars(data.decision_timeframe).select("timestamp", "close")
-    # cost as a return at each decision's own entry price (not a whole-file average, which would see later prices)
-    entry = ts.join(bars, on="timestamp", how="left", maintain_order="left")["close"].to_numpy()
-    cost = data.instrument.round_trip_cost_points() / entry
+    entry = decision_entry_prices(data, plan.clock.ts[rows])
     probas = {b: block_probabilities(stack.matrix.view, b) for b in bases}
     probas["weighted_average"] = combiners.candidates["weighted_average"].predict_proba(stack.matrix.view)
-    return {k: _side(p) * ret - np.abs(_side(p)) * cost for k, p in probas.items()}
+    return {k: decision_net_returns(p, ret, entry, data.instrument) for k, p in probas.items()}
 
 
 def write_stack(out: Path, stack: StackStage) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlfactory.artifacts import atomic_write_json
+from mlfactory.evaluation.feature_importance import model_feature_importance, write_importance
 from mlfactory.evaluation.metrics_schema import MetricsRecord, write_metrics
 from mlfactory.locks import writer_lock
 from mlfactory.models.base import Model
@@ -26,6 +27,7 @@ from mlfactory.training.model_data import ModelData, build_model_data
 from mlfactory.training.overfitting_stats import run_trial_sharpes, trial_id_of
 
 Progress = Callable[[str], None]
+IMPORTANCE_ROWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,15 @@ def evaluate_model(
             other_trials=other_trials, trial_id=trial_id if split == "test" else None,
         )  # fmt: skip
     return out
+
+
+def validation_importance(md: ModelData, model: Model, seed: int) -> dict:
+    """MDI (trees) and permutation MDA on the latest validation rows (at most ``IMPORTANCE_ROWS``),
+    plain and clustered by correlation, for the report."""
+    idx = md.rows("val")[-IMPORTANCE_ROWS:]
+    return model_feature_importance(
+        model, md.dataset.x.subset(idx), md.dataset.y[idx], list(md.feature_names), seed=seed
+    )
 
 
 def model_metrics(
@@ -109,5 +120,6 @@ def train_model(
         atomic_write_json(out / "routing.json", routing_record(cfg, md.feature_names, md.coverage))
         write_metrics(out, metrics)
         write_evaluations(out, evaluations)
+        write_importance(out, validation_importance(md, model, seed))
         stamp_generation(out, generation)
     return TrainResult(out, metrics, model)

@@ -286,7 +286,10 @@ def evaluate_walk_forward(
         raise DataError(
             f"walk-forward {name}: no step produced a prediction; use more data or fewer --train-days"
         )
-    ev = _evaluate(data, clock, stitched, run_trial_sharpes(data.run.root))
+    trial_id = f"backtests/{backtest_id(name, spec)}"  # a walk-forward variant is a configuration tried
+    ev = _evaluate(
+        data, clock, stitched, run_trial_sharpes(data.run.root, exclude=data.run.root / trial_id), trial_id
+    )
     coverage = {
         "decisions": len(clock),
         "out_of_sample": stitched.height,
