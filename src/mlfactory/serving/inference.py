@@ -72,6 +72,8 @@ class InferenceData:
 def predict_base(name: str, base: LoadedBase, data: InferenceData, clock: np.ndarray) -> pl.DataFrame:
     """One base's probabilities at the decisions of ``clock`` it can build."""
     inputs = build_model_inputs(data, base.config, clock)
+    if len(inputs.timestamps) == 0:  # nothing to predict here (warm-up); models need at least one row
+        return probability_frame(clock[:0], np.empty((0, 3)))
     missing = [f for f in base.features if f not in inputs.feature_names]
     if missing:
         raise ArtifactError(
@@ -90,12 +92,31 @@ def predict_bars(
     ``latest=k`` predicts only the last ``k`` decisions (a live system's new bar); the history before
     them still feeds every feature and window.
     """
+    return predict_data(bundle, InferenceData(bars_1m, bundle), latest=latest)
+
+
+def predict_data(
+    bundle: Bundle, data: InferenceData, *, latest: int | None = None, allow_empty: bool = False
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """``predict_bars`` on built bars and features (the live predictor passes its bounded tails).
+
+    ``allow_empty``: when no row of the stack can be built at these decisions (a base cannot
+    predict there yet), return an empty frame instead of raising — batch has no row there either.
+    """
     spec = bundle.spec
-    data = InferenceData(bars_1m, bundle)
     clock = data.decision_timestamps()
     if latest is not None:
         clock = clock[-latest:]
     preds = {name: predict_base(name, base, data, clock) for name, base in bundle.bases.items()}
+    if allow_empty and spec.coverage_policy == "drop":
+        common = set(clock.tolist())
+        for frame in preds.values():
+            common &= set(frame["timestamp"].dt.epoch("ns").to_list())
+        if not common:
+            empty = probability_frame(clock[:0], np.empty((0, 3))).with_columns(
+                pl.Series("position", np.empty(0, np.float64))
+            )
+            return empty, {"decisions": len(clock), "kept": spec.combiner.candidate, "coverage": {}}
     regime = data.features(data.decision_timeframe) if spec.meta_features else None
     stack = stack_inputs(
         clock, preds, policy=spec.coverage_policy, priors=np.asarray(spec.priors),

@@ -1,0 +1,267 @@
+"""The live predictor: a bundle fed one closed 1-minute bar at a time.
+
+``LivePredictor.update(bar)`` advances the ladder's open bars (``live_ladder``) and, when a
+decision-timeframe bar closes, recomputes the features the bundle's models use on bounded tails of
+closed bars with the batch kernels (``features.store.build_feature_frame`` with the bundle's fitted
+state) and runs the same prediction code as batch ``predict`` on them — so streaming equals batch
+by construction, and the cost depends on the tail lengths (``tails``), not on the history.
+
+Warm-up: ``from_history`` validates a history with the bundle's conventions, checks that it is long
+enough for every base, builds the tails, and verifies the tail lengths on it. ``save_state`` writes
+the tails (Parquet) and the open bins (JSON); ``load_state`` restores them without the history.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlfactory.data.resample import build_ladder
+from mlfactory.data.validate import validate_bars
+from mlfactory.errors import ArtifactError, DataError
+from mlfactory.serving.live_ladder import LiveLadder
+from mlfactory.serving.tails import TailNeeds, tail_needs, verify_tails
+from mlfactory.timeframes import tf_minutes
+from mlfactory.adapters.stacking import probability_frame
+from mlfactory.serving.bundle import Bundle
+from mlfactory.serving.inference import InferenceData, own_features_needed, predict_data
+
+STATE_FORMAT = "mlfactory-live-state/1"
+BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
+
+
+class TailData(InferenceData):
+    """The run-data interface over the live predictor's tails (no 1-minute history)."""
+
+    def __init__(
+        self,
+        ladder: dict[str, pl.DataFrame],
+        bundle: Bundle,
+        own_features: dict[str, list[str]],
+        cache: dict[str, tuple[Any, pl.DataFrame]],
+        versions: dict[str, Any],
+    ):
+        self.config = bundle.config
+        self.instrument = bundle.instrument
+        self.fitted = bundle.fitted
+        self.own_features = own_features
+        self.ladder = ladder
+        self._features = {}
+        self._cache, self._versions = cache, versions
+
+    def features(self, tf: str) -> pl.DataFrame:
+        """A timeframe's frame, reused until a bar of it or of a coarser MTF timeframe closes."""
+        version = self._versions.get(tf)
+        hit = self._cache.get(tf)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        frame = super().features(tf)
+        self._cache[tf] = (version, frame)
+        return frame
+
+
+class LivePredictor:
+    """A bundle with state: ``update`` one validated minute at a time, predictions at decision closes."""
+
+    def __init__(self, bundle: Bundle, lengths: dict[str, int], tails_report: dict[str, Any] | None = None):
+        if bundle.config.ladder.partial_bars != "drop":
+            raise ArtifactError(
+                f"{bundle.directory}: the live predictor follows ladder.partial_bars='drop'; "
+                f"this bundle was trained with {bundle.config.ladder.partial_bars!r}"
+            )
+        self.bundle = bundle
+        self.needs: TailNeeds = tail_needs(bundle)
+        self.ladder = LiveLadder(lengths)
+        self.tails_report = tails_report or {}
+        self.decision_tf = bundle.config.ladder.base_timeframe
+        self.bars_seen = 0
+        self._feature_cache: dict[str, tuple[Any, pl.DataFrame]] = {}
+
+    # ---- construction ----
+    @classmethod
+    def from_history(cls, bundle: Bundle, bars_1m: pl.DataFrame, *, verify: bool = True) -> LivePredictor:
+        """Warm up on validated 1-minute bars (session columns attached)."""
+        needs = tail_needs(bundle)
+        ladder = build_ladder(bars_1m, needs.timeframes)
+        check_history(bundle, needs, ladder, bars_1m)
+        report = verify_tails(bundle, needs, ladder) if verify else {}
+        lengths = {tf: report.get(tf, {}).get("length", needs.initial_length(tf)) for tf in needs.timeframes}
+        live = cls(bundle, lengths, report)
+        live.ladder.warm(bars_1m)
+        live.bars_seen = bars_1m.height
+        return live
+
+    # ---- feeding ----
+    def validate(
+        self, bars: Sequence[Mapping[str, Any]] | pl.DataFrame, source: str = "live bars"
+    ) -> pl.DataFrame:
+        """Ingest-like checks and the bundle's validation policies on new bars; session columns added."""
+        frame = bars_frame(bars, source)
+        last = self.ladder.last_ts
+        if last is not None:
+            ts = frame["timestamp"].dt.epoch("ns").to_numpy()
+            stale = np.flatnonzero(ts <= last)
+            policies = self.bundle.config.data.validation
+            if stale.size:
+                row = int(stale[0])
+                dup = bool(ts[row] == last)
+                problem = "duplicates" if dup else "out_of_order"
+                if dup and policies.duplicates == "drop":
+                    frame = frame.filter(pl.col("timestamp").dt.epoch("ns") > last)
+                else:
+                    raise DataError(
+                        f"{source}: row {row}, field 'timestamp': {frame['timestamp'][row]} is "
+                        f"{'the same as' if dup else 'earlier than'} the last accepted bar "
+                        f"({np.datetime64(last, 'ns')}Z); bars at or before it cannot be {problem} "
+                        "-repaired once features were computed (policy "
+                        f"{getattr(policies, problem)!r}); send each closed minute once, in order"
+                    )
+        if frame.height == 0:
+            return frame
+        clean, _ = validate_bars(
+            frame,
+            path=Path(source),
+            instrument=self.bundle.instrument,
+            policies=self.bundle.config.data.validation,
+        )
+        return clean.drop("row")
+
+    def update(self, bar: Mapping[str, Any]) -> pl.DataFrame:
+        """One closed 1-minute bar (validated here) → the predictions of the decisions it closed."""
+        return self.update_validated(self.validate([bar]))
+
+    def update_validated(self, bars_1m: pl.DataFrame) -> pl.DataFrame:
+        """Validated minutes (with session columns), in order → predictions at each decision closed."""
+        out = []
+        cols = bars_1m.select(
+            pl.col("timestamp").dt.epoch("ns"), "open", "high", "low", "close", "volume", "trading_day",
+            pl.col("session_open").dt.epoch("ns"), pl.col("session_close").dt.epoch("ns"),
+        ).rows()  # fmt: skip
+        for row in cols:
+            closed = self.ladder.push(*row)
+            self.bars_seen += 1
+            decisions = sum(1 for tf, _ in closed if tf == self.decision_tf)
+            if decisions:
+                pred = self.predict_latest(decisions)
+                if pred.height:
+                    out.append(pred)
+        return pl.concat(out) if out else _empty_predictions()
+
+    def predict_latest(self, k: int = 1) -> pl.DataFrame:
+        """Predictions at the last ``k`` closed decision bars, from the tails."""
+        data = TailData(self.ladder.frames(), self.bundle, self.needs.own, self._feature_cache, self._versions())
+        result, _ = predict_data(self.bundle, data, latest=k, allow_empty=True)
+        return result
+
+    def _versions(self) -> dict[str, Any]:
+        """Per feature timeframe, the last closed stamps of it and of every coarser timeframe."""
+        last = {tf: (t.closed[-1][0] if t.closed else None) for tf, t in self.ladder.tails.items()}
+        return {tf: tuple(last[h] for h in last if tf_minutes(h) >= tf_minutes(tf)) for tf in self.needs.own}
+
+    # ---- state ----
+    def save_state(self, directory: Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for tf, frame in self.ladder.frames().items():
+            frame.write_parquet(directory / f"tail_{tf}.parquet")
+        state = {
+            "format": STATE_FORMAT,
+            "bundle": str(self.bundle.directory),
+            "bundle_id": self.bundle.spec.ensemble_id,
+            "bars_seen": self.bars_seen,
+            "tails_report": self.tails_report,
+            "ladder": self.ladder.state(),
+        }
+        (directory / "state.json").write_text(json.dumps(state, indent=1, default=str))
+        return directory
+
+    @classmethod
+    def load_state(cls, bundle: Bundle, directory: Path) -> LivePredictor:
+        directory = Path(directory)
+        path = directory / "state.json"
+        if not path.is_file():
+            raise ArtifactError(f"{path}: no live state here; warm up from a history file (--warmup FILE)")
+        state = json.loads(path.read_text())
+        if state.get("format") != STATE_FORMAT:
+            raise ArtifactError(f"{path}: not a live predictor state (format {state.get('format')!r})")
+        if state.get("bundle_id") != bundle.spec.ensemble_id:
+            raise ArtifactError(
+                f"{path}: state of bundle {state.get('bundle_id')!r}, not of {bundle.spec.get('id')!r}; "
+                "warm up again for this bundle"
+            )
+        lengths = state["ladder"]["lengths"]
+        frames = {tf: pl.read_parquet(directory / f"tail_{tf}.parquet") for tf in lengths}
+        live = cls(bundle, lengths, state["tails_report"])
+        live.ladder = LiveLadder.from_state(state["ladder"], frames)
+        live.bars_seen = int(state["bars_seen"])
+        return live
+
+
+def check_history(
+    bundle: Bundle, needs: TailNeeds, ladder: dict[str, pl.DataFrame], bars_1m: pl.DataFrame
+) -> None:
+    """Too little history is an error naming, per base, the bars and trading days needed and given."""
+    days_given = bars_1m["trading_day"].n_unique()
+    short = []
+    for name, loaded in bundle.bases.items():
+        tf = loaded.config.timeframe
+        tfs = [t for t in (tf, *loaded.config.mtf_timeframes) if t in needs.warmup]
+        for t in tfs:
+            need = needs.minimum(t)
+            have = ladder[t].height
+            if have < need:
+                days = math.ceil(need / max(needs.session_bars[t] - 1, 1))
+                short.append(f"{name}: {need} closed {t} bars (~{days} trading days), given {have}")
+    if short:
+        raise DataError(
+            f"warm-up history too short ({bars_1m.height} one-minute bars over {days_given} trading days): "
+            + "; ".join(short)
+            + ". Pass a longer history (--warmup FILE)"
+        )
+
+
+def bars_frame(bars: Sequence[Mapping[str, Any]] | pl.DataFrame, source: str) -> pl.DataFrame:
+    """Bar records (``timestamp`` ISO 8601 UTC at the bar close, OHLCV) as a canonical frame with ``row``."""
+    if isinstance(bars, pl.DataFrame):
+        frame = bars
+    else:
+        for i, b in enumerate(bars):
+            missing = [f for f in BAR_FIELDS if f not in b]
+            if missing:
+                raise DataError(
+                    f"{source}: row {i}: missing field(s) {missing}; each bar needs {list(BAR_FIELDS)}"
+                )
+        frame = pl.DataFrame({f: [b[f] for b in bars] for f in BAR_FIELDS}, strict=False)
+    ts = frame["timestamp"]
+    if ts.dtype == pl.String:
+        parsed = ts.str.to_datetime(time_zone="UTC", strict=False, time_unit="ns")
+        bad = parsed.is_null() & ts.is_not_null()
+        if bad.any():
+            row = int(bad.arg_max())
+            raise DataError(
+                f"{source}: row {row}, field 'timestamp': {ts[row]!r} is not an ISO 8601 time; "
+                "send e.g. 2024-03-04T14:31:00Z (UTC, the bar's close)"
+            )
+        ts = parsed
+    if not isinstance(ts.dtype, pl.Datetime):
+        raise DataError(f"{source}: field 'timestamp' must be ISO 8601 text or a datetime, got {ts.dtype}")
+    ts = ts.dt.convert_time_zone("UTC") if ts.dtype.time_zone else ts.dt.replace_time_zone("UTC")
+    cols = {"timestamp": ts.dt.cast_time_unit("ns")}
+    for f in BAR_FIELDS[1:]:
+        try:
+            cols[f] = frame[f].cast(pl.Float64, strict=True)
+        except pl.exceptions.InvalidOperationError as exc:
+            raise DataError(f"{source}: field {f!r} must be a number ({exc})") from exc
+    return pl.DataFrame(cols).with_row_index("row")
+
+
+def _empty_predictions() -> pl.DataFrame:
+    return probability_frame(np.empty(0, np.int64), np.empty((0, 3))).with_columns(
+        pl.Series("position", np.empty(0, np.float64))
+    )
