@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -59,6 +60,7 @@ def trading_day_expr(instrument: Instrument, ts: pl.Expr | None = None) -> pl.Ex
     return (bar_open.dt.convert_time_zone(spec.timezone) + pl.duration(minutes=shift)).dt.date()
 
 
+@lru_cache(maxsize=256)  # the live path validates one bar at a time: same days, same schedule
 def _calendar_schedule(name: str, first: date, last: date) -> pl.DataFrame:
     import pandas_market_calendars as mcal
 

@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mlfactory.adapters.stacking import probability_frame
 from mlfactory.data.resample import build_ladder
 from mlfactory.data.validate import validate_bars
 from mlfactory.errors import ArtifactError, DataError
+from mlfactory.serving.bundle import Bundle
+from mlfactory.serving.inference import InferenceData, predict_data
 from mlfactory.serving.live_ladder import LiveLadder
 from mlfactory.serving.tails import TailNeeds, tail_needs, verify_tails
 from mlfactory.timeframes import tf_minutes
-from mlfactory.adapters.stacking import probability_frame
-from mlfactory.serving.bundle import Bundle
-from mlfactory.serving.inference import InferenceData, own_features_needed, predict_data
 
 STATE_FORMAT = "mlfactory-live-state/1"
 BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
@@ -81,6 +81,7 @@ class LivePredictor:
         self.tails_report = tails_report or {}
         self.decision_tf = bundle.config.ladder.base_timeframe
         self.bars_seen = 0
+        self.dropped: dict[str, int] = {}  # bars a validation policy dropped, by problem
         self._feature_cache: dict[str, tuple[Any, pl.DataFrame]] = {}
 
     # ---- construction ----
@@ -112,7 +113,8 @@ class LivePredictor:
                 row = int(stale[0])
                 dup = bool(ts[row] == last)
                 problem = "duplicates" if dup else "out_of_order"
-                if dup and policies.duplicates == "drop":
+                if dup and policies.duplicates == "drop" and (ts[stale] == last).all():
+                    self.dropped["duplicates"] = self.dropped.get("duplicates", 0) + int(stale.size)
                     frame = frame.filter(pl.col("timestamp").dt.epoch("ns") > last)
                 else:
                     raise DataError(
@@ -138,6 +140,8 @@ class LivePredictor:
 
     def update_validated(self, bars_1m: pl.DataFrame) -> pl.DataFrame:
         """Validated minutes (with session columns), in order → predictions at each decision closed."""
+        if bars_1m.height == 0:
+            return _empty_predictions()
         out = []
         cols = bars_1m.select(
             pl.col("timestamp").dt.epoch("ns"), "open", "high", "low", "close", "volume", "trading_day",
@@ -155,7 +159,9 @@ class LivePredictor:
 
     def predict_latest(self, k: int = 1) -> pl.DataFrame:
         """Predictions at the last ``k`` closed decision bars, from the tails."""
-        data = TailData(self.ladder.frames(), self.bundle, self.needs.own, self._feature_cache, self._versions())
+        data = TailData(
+            self.ladder.frames(), self.bundle, self.needs.own, self._feature_cache, self._versions()
+        )
         result, _ = predict_data(self.bundle, data, latest=k, allow_empty=True)
         return result
 
@@ -192,7 +198,7 @@ class LivePredictor:
             raise ArtifactError(f"{path}: not a live predictor state (format {state.get('format')!r})")
         if state.get("bundle_id") != bundle.spec.ensemble_id:
             raise ArtifactError(
-                f"{path}: state of bundle {state.get('bundle_id')!r}, not of {bundle.spec.get('id')!r}; "
+                f"{path}: state of bundle {state.get('bundle_id')!r}, not of {bundle.spec.ensemble_id!r}; "
                 "warm up again for this bundle"
             )
         lengths = state["ladder"]["lengths"]

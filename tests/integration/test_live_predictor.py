@@ -1,0 +1,219 @@
+"""Streaming = batch: bars fed one at a time to the live predictor give batch `predict`'s output.
+
+Bundles are trained through the real pipeline on the shared small run (synthetic MES bars with
+missing minutes and outages); the live predictor is warmed up on the history up to a point and
+then fed the following minutes, across session breaks and a holiday closure.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mlfactory.data.synthetic import generate_bars
+from mlfactory.data.validate import validate_bars
+from mlfactory.errors import DataError
+from mlfactory.models.base import PROBA_COLUMNS
+from mlfactory.pipeline import load_and_validate
+from mlfactory.serving.bundle import GUARD_CANDIDATES, Bundle, load_bundle
+from mlfactory.serving.inference import predict_bars
+from mlfactory.serving.live import BAR_FIELDS, LivePredictor, TailData
+from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
+
+NEURAL = ("epochs=1", "batch_size=128", "patience=1", "progress=false")
+EXACT = 1e-9
+
+
+def _bars(run: Path, bundle: Bundle) -> pl.DataFrame:
+    manifest = json.loads((run / "manifest.json").read_text())
+    bars, _ = load_and_validate(Path(manifest["input"]["path"]), bundle.instrument, bundle.config)
+    return bars.drop("row")
+
+
+@pytest.fixture(scope="module")
+def tabular_bundles(small_run: Path) -> dict[str, Bundle]:
+    """Two tabular bases on different timeframes (15m with MTF, 5m), one bundle per guard outcome."""
+    out = {}
+    for keep in GUARD_CANDIDATES:
+        spec = EnsembleSpec(
+            bases=("random_forest", "svm"),
+            meta_learner="logistic",
+            horizon=10,
+            params=("random_forest.n_estimators=10", "svm.n_components=32"),
+            n_splits=3,
+            keep=keep,
+            name=f"live_{keep}",
+        )
+        out[keep] = load_bundle(train_ensemble(small_run, spec).directory)
+    return out
+
+
+@pytest.fixture(scope="module")
+def mixed_bundle(small_run: Path) -> Bundle:
+    """Tabular (random_forest, 15m), window (tcn, 3D on 5m) and multi-stream (patchtst, 4D on 1m/5m/15m)."""
+    spec = EnsembleSpec(
+        bases=("random_forest", "tcn", "patchtst"),
+        meta_learner="logistic",
+        horizon=10,
+        params=(
+            "random_forest.n_estimators=10",
+            *(f"tcn.{p}" for p in NEURAL),
+            "tcn.seq_len=8",
+            *(f"patchtst.{p}" for p in NEURAL),
+            "patchtst.seq_len=16",
+        ),  # fmt: skip
+        n_splits=3,
+        keep="meta",
+        name="live_mixed",
+    )
+    return load_bundle(train_ensemble(small_run, spec).directory)
+
+
+def _across_session_break(bars: pl.DataFrame, before: int, after: int) -> int:
+    """Index of the first minute ``before`` minutes ahead of the last session start with ``after`` minutes after it."""
+    day = bars["trading_day"]
+    starts = np.flatnonzero((day != day.shift(1)).fill_null(False).to_numpy())
+    start = int(starts[starts + after <= bars.height][-1])
+    return start - before
+
+
+def _feed(live: LivePredictor, bars: pl.DataFrame, as_records: bool) -> pl.DataFrame:
+    if not as_records:
+        return live.update_validated(bars)
+    out = [live.update(r) for r in bars.select(BAR_FIELDS).to_dicts()]
+    return pl.concat([o for o in out if o.height]) if any(o.height for o in out) else out[0]
+
+
+def _assert_same(stream: pl.DataFrame, bundle: Bundle, bars: pl.DataFrame, since) -> None:
+    """The decisions and probabilities of batch `predict` over the same bars.
+
+    Exact (≤ 1e-9) against batch `predict` run at each decision as it closes (one decision per call,
+    as the live predictor predicts); against one batch call over the whole file, models whose float32
+    kernels depend on the batch size (BLAS) differ by ≤ 1e-7, so that comparison is ≤ 1e-6.
+    """
+    batch, _ = predict_bars(bundle, bars)
+    expected = batch.filter(pl.col("timestamp") > since)
+    assert stream["timestamp"].to_list() == expected["timestamp"].to_list()
+    assert stream.height > 0
+    np.testing.assert_allclose(
+        stream.select(PROBA_COLUMNS).to_numpy(), expected.select(PROBA_COLUMNS).to_numpy(), rtol=0, atol=1e-6
+    )
+    for t in stream["timestamp"].gather([0, stream.height - 1]):
+        one, _ = predict_bars(bundle, bars.filter(pl.col("timestamp") <= t), latest=1)
+        got = stream.filter(pl.col("timestamp") == t)
+        assert one["timestamp"].to_list() == [t]
+        np.testing.assert_allclose(
+            got.select(PROBA_COLUMNS).to_numpy(), one.select(PROBA_COLUMNS).to_numpy(), rtol=0, atol=EXACT
+        )
+        assert got["position"].to_list() == one["position"].to_list()
+
+
+@pytest.mark.parametrize("keep", GUARD_CANDIDATES)
+def test_streaming_equals_batch_for_every_guard_outcome(
+    tabular_bundles: dict[str, Bundle], small_run: Path, keep: str
+) -> None:
+    bundle = tabular_bundles[keep]
+    bars = _bars(small_run, bundle)
+    split = _across_session_break(bars, before=30, after=60)
+    live = LivePredictor.from_history(bundle, bars.head(split))
+    stream = _feed(live, bars.slice(split), as_records=(keep == "meta"))
+    _assert_same(stream, bundle, bars, bars["timestamp"][split - 1])
+
+
+def test_live_features_equal_the_batch_features(tabular_bundles: dict[str, Bundle], small_run: Path) -> None:
+    bundle = tabular_bundles["meta"]
+    bars = _bars(small_run, bundle)
+    live = LivePredictor.from_history(bundle, bars.head(bars.height - 50))
+    live.update_validated(bars.tail(50))
+    tails = TailData(live.ladder.frames(), bundle, live.needs.own, {}, {})
+    from mlfactory.serving.inference import InferenceData
+
+    full = InferenceData(bars, bundle)
+    for tf in live.needs.own:
+        got = tails.features(tf)
+        want = full.features(tf).join(got.select("timestamp"), on="timestamp", how="semi")
+        got = got.join(want.select("timestamp"), on="timestamp", how="semi").tail(10)
+        want = want.tail(10)
+        assert got.height == 10
+        cols = [c for c in want.columns if c != "timestamp"]
+        assert got.select(cols).equals(want.select(cols)), tf
+
+
+def test_window_and_multistream_bases_stream_like_batch(mixed_bundle: Bundle, small_run: Path) -> None:
+    bars = _bars(small_run, mixed_bundle)
+    split = _across_session_break(bars, before=20, after=25)
+    live = LivePredictor.from_history(mixed_bundle, bars.head(split))
+    stream = live.update_validated(bars.slice(split))
+    _assert_same(stream, mixed_bundle, bars, bars["timestamp"][split - 1])
+
+
+def test_streaming_across_a_holiday_equals_batch(tabular_bundles: dict[str, Bundle]) -> None:
+    """Generated bars over Christmas (closed exchange, early close) with missing minutes and outages."""
+    bundle = tabular_bundles["weighted_average"]
+    raw = generate_bars(
+        16_000, start=date(2023, 12, 11), seed=3, missing_minute_rate=0.03, outages_per_100k=40
+    )
+    bars, _ = validate_bars(raw.with_row_index("row"), path=Path("synthetic"), instrument=bundle.instrument,
+                            policies=bundle.config.data.validation)  # fmt: skip
+    bars = bars.drop("row")
+    days = bars["trading_day"].unique().to_list()
+    assert date(2023, 12, 25) not in days and date(2023, 12, 26) in days
+    # warm up until an hour before the holiday's early close, stream into the next session
+    split = int(np.searchsorted(bars["trading_day"].to_numpy(), np.datetime64("2023-12-26"))) - 60
+    live = LivePredictor.from_history(bundle, bars.head(split))
+    stream = live.update_validated(bars.slice(split, 150))
+    _assert_same(stream, bundle, bars.head(split + 150), bars["timestamp"][split - 1])
+
+
+def test_saved_state_continues_without_the_history(
+    tabular_bundles: dict[str, Bundle], small_run: Path, tmp_path: Path
+) -> None:
+    bundle = tabular_bundles["meta"]
+    bars = _bars(small_run, bundle)
+    split = bars.height - 120
+    a = LivePredictor.from_history(bundle, bars.head(split))
+    a.update_validated(bars.slice(split, 60))
+    a.save_state(tmp_path / "state")
+    assert not list((tmp_path / "state").glob("*.pkl"))
+    b = LivePredictor.load_state(bundle, tmp_path / "state")
+    rest = bars.slice(split + 60)
+    assert a.update_validated(rest).equals(b.update_validated(rest))
+
+
+def test_too_little_history_says_what_each_base_needs(
+    tabular_bundles: dict[str, Bundle], small_run: Path
+) -> None:
+    bundle = tabular_bundles["meta"]
+    bars = _bars(small_run, bundle)
+    with pytest.raises(
+        DataError, match=r"random_forest: \d+ closed 15m bars \(~\d+ trading days\), given \d+"
+    ):
+        LivePredictor.from_history(bundle, bars.head(2_000))
+
+
+def test_bad_and_stale_bars_are_refused_and_leave_the_state_unchanged(
+    tabular_bundles: dict[str, Bundle], small_run: Path
+) -> None:
+    bundle = tabular_bundles["meta"]
+    bars = _bars(small_run, bundle)
+    live = LivePredictor.from_history(bundle, bars.head(bars.height - 5))
+    before = (live.ladder.last_ts, live.bars_seen)
+    last = bars.slice(bars.height - 6, 1).select(BAR_FIELDS).to_dicts()[0]
+    assert live.update(last).height == 0  # a duplicate: the bundle's policy drops it, and counts it
+    assert live.dropped == {"duplicates": 1}
+    older = bars.slice(bars.height - 9, 1).select(BAR_FIELDS).to_dicts()[0]
+    with pytest.raises(DataError, match="earlier than the last accepted bar"):
+        live.update(older)
+    nxt = bars.slice(bars.height - 5, 1).select(BAR_FIELDS).to_dicts()[0]
+    with pytest.raises(DataError, match="row 0, field 'timestamp'"):
+        live.update({**nxt, "timestamp": "yesterday"})
+    with pytest.raises(DataError, match="missing field"):
+        live.update({k: v for k, v in nxt.items() if k != "close"})
+    assert (live.ladder.last_ts, live.bars_seen) == before
+    live.update(nxt)
+    assert live.bars_seen == before[1] + 1
