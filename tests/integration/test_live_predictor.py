@@ -66,7 +66,7 @@ def mixed_bundle(small_run: Path) -> Bundle:
             "tcn.seq_len=8",
             *(f"patchtst.{p}" for p in NEURAL),
             "patchtst.seq_len=16",
-        ),  # fmt: skip
+        ),
         n_splits=3,
         keep="meta",
         name="live_mixed",
