@@ -217,3 +217,43 @@ def test_bad_and_stale_bars_are_refused_and_leave_the_state_unchanged(
     assert (live.ladder.last_ts, live.bars_seen) == before
     live.update(nxt)
     assert live.bars_seen == before[1] + 1
+
+
+def test_predict_stream_writes_the_batch_output(
+    tabular_bundles: dict[str, Bundle], small_run: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from mlfactory.cli.app import app
+
+    bundle = tabular_bundles["weighted_average"]
+    manifest = json.loads((small_run / "manifest.json").read_text())
+    data = tmp_path / "first_days.parquet"
+    pl.read_parquet(manifest["input"]["path"]).head(4_500).write_parquet(data)
+    runner = CliRunner()
+    outs = {}
+    for mode in ("batch", "stream"):
+        out = tmp_path / f"{mode}.parquet"
+        args = [
+            "predict",
+            "--bundle",
+            str(bundle.directory),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--json",
+        ]
+        res = runner.invoke(app, [*args, "--stream"] if mode == "stream" else args)
+        assert res.exit_code == 0, res.output
+        outs[mode] = (json.loads(res.stdout), pl.read_parquet(out))
+    (sb, b), (ss, s) = outs["batch"], outs["stream"]
+    assert (
+        ss["mode"] == "stream"
+        and ss["predicted"] == sb["predicted"] > 0
+        and ss["decisions"] == sb["decisions"]
+    )
+    assert s.columns == b.columns and s["timestamp"].equals(b["timestamp"])
+    np.testing.assert_allclose(
+        s.select(PROBA_COLUMNS).to_numpy(), b.select(PROBA_COLUMNS).to_numpy(), atol=1e-6
+    )

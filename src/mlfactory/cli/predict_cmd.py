@@ -16,11 +16,17 @@ def predict(
     data: Annotated[Path, typer.Option("--data", "-d", help="raw 1-minute bars (CSV, CSV.gz, Parquet)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="predictions file (.parquet or .csv)")],
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON summary on stdout")] = False,
+    stream: Annotated[
+        bool, typer.Option("--stream", help="replay the file minute by minute through the live predictor")
+    ] = False,
 ) -> None:
     """Predict class probabilities and argmax positions at every decision time the ensemble can build."""
-    from mlfactory.serving.inference import predict_bundle
+    if stream:
+        from mlfactory.serving.replay import stream_bundle as run
+    else:
+        from mlfactory.serving.inference import predict_bundle as run
 
-    summary = predict_bundle(bundle, data, out)
+    summary = run(bundle, data, out)
     if json_out:
         emit_json(summary)
         return

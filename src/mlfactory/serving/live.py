@@ -26,6 +26,8 @@ from mlfactory.adapters.stacking import probability_frame
 from mlfactory.data.resample import build_ladder
 from mlfactory.data.validate import validate_bars
 from mlfactory.errors import ArtifactError, DataError
+from mlfactory.features.registry import feature_defs
+from mlfactory.models.base import InputKind
 from mlfactory.serving.bundle import Bundle
 from mlfactory.serving.inference import InferenceData, predict_data
 from mlfactory.serving.live_ladder import LiveLadder
@@ -81,8 +83,10 @@ class LivePredictor:
         self.tails_report = tails_report or {}
         self.decision_tf = bundle.config.ladder.base_timeframe
         self.bars_seen = 0
+        self.decisions_seen = 0
         self.dropped: dict[str, int] = {}  # bars a validation policy dropped, by problem
         self._feature_cache: dict[str, tuple[Any, pl.DataFrame]] = {}
+        self._base_bars = base_bars_needed(bundle, self.needs)
 
     # ---- construction ----
     @classmethod
@@ -97,6 +101,13 @@ class LivePredictor:
         live.ladder.warm(bars_1m)
         live.bars_seen = bars_1m.height
         return live
+
+    @classmethod
+    def replaying(cls, bundle: Bundle, bars_1m: pl.DataFrame) -> LivePredictor:
+        """An empty predictor for replaying ``bars_1m`` from its first minute (tails checked on it)."""
+        needs = tail_needs(bundle)
+        report = verify_tails(bundle, needs, build_ladder(bars_1m, needs.timeframes))
+        return cls(bundle, {tf: r["length"] for tf, r in report.items()}, report)
 
     # ---- feeding ----
     def validate(
@@ -151,11 +162,20 @@ class LivePredictor:
             closed = self.ladder.push(*row)
             self.bars_seen += 1
             decisions = sum(1 for tf, _ in closed if tf == self.decision_tf)
-            if decisions:
+            self.decisions_seen += decisions
+            if decisions and self._ready():
                 pred = self.predict_latest(decisions)
                 if pred.height:
                     out.append(pred)
         return pl.concat(out) if out else _empty_predictions()
+
+    def _ready(self) -> bool:
+        """Whether the bases the stack needs have the bars to predict (a necessary condition only)."""
+        n = self.ladder.n_closed()
+        if not all(n[tf] for tf in self.needs.timeframes):
+            return False
+        ok = [all(n[tf] >= need for tf, need in req.items()) for req in self._base_bars.values()]
+        return all(ok) if self.bundle.spec.coverage_policy == "drop" else any(ok)
 
     def predict_latest(self, k: int = 1) -> pl.DataFrame:
         """Predictions at the last ``k`` closed decision bars, from the tails."""
@@ -207,6 +227,23 @@ class LivePredictor:
         live.ladder = LiveLadder.from_state(state["ladder"], frames)
         live.bars_seen = int(state["bars_seen"])
         return live
+
+
+def base_bars_needed(bundle: Bundle, needs: TailNeeds) -> dict[str, dict[str, int]]:
+    """Per base, the closed bars of each timeframe it reads before its first prediction."""
+    out = {}
+    for name, loaded in bundle.bases.items():
+        mc = loaded.config
+        L = int(getattr(mc.params, "seq_len", 0)) if mc.model_cls.input_kind != InputKind.TABULAR else 1
+        own = [f for f in loaded.features if "__" not in f] if mc.feature_set != "raw_ohlcv" else []
+        warm = max(
+            (d.spec.warmup_bars for d in feature_defs(mc.timeframe, bundle.instrument, own)), default=0
+        )
+        req = {mc.timeframe: warm + L}
+        if mc.model_cls.input_kind == InputKind.MULTISTREAM:
+            req.update(dict.fromkeys(mc.mtf_timeframes, L))
+        out[name] = req
+    return out
 
 
 def check_history(
