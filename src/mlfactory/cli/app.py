@@ -21,6 +21,7 @@ from mlfactory.cli.models_cmd import models
 from mlfactory.cli.pipeline_cmd import pipeline_app
 from mlfactory.cli.predict_cmd import predict
 from mlfactory.cli.report_cmd import leaderboard, report
+from mlfactory.cli.serve_cmd import serve
 from mlfactory.cli.stitch_cmd import stitch
 from mlfactory.cli.train_cmd import cv, train
 
@@ -46,5 +47,6 @@ app.command("leaderboard")(leaderboard)
 app.command("predict")(predict)
 app.command("backtest")(backtest)
 app.command("grid")(grid)
+app.command("serve")(serve)
 
 guard_all(app)  # keep last: the error boundary around every command registered above

@@ -36,6 +36,8 @@ from mlfactory.timeframes import tf_minutes
 
 STATE_FORMAT = "mlfactory-live-state/1"
 BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+MAX_LIVE_GAP_NS = 366 * 86_400 * 1_000_000_000  # a live bar more than a year after the last one is refused
 
 
 class TailData(InferenceData):
@@ -118,6 +120,12 @@ class LivePredictor:
         last = self.ladder.last_ts
         if last is not None:
             ts = frame["timestamp"].dt.epoch("ns").to_numpy()
+            far = np.flatnonzero(ts > last + MAX_LIVE_GAP_NS)
+            if far.size:
+                raise DataError(
+                    f"{source}: row {int(far[0])}, field 'timestamp': {frame['timestamp'][int(far[0])]} is more "
+                    f"than a year after the last accepted bar ({np.datetime64(last, 'ns')}Z); warm up again from a history"
+                )
             stale = np.flatnonzero(ts <= last)
             policies = self.bundle.config.data.validation
             if stale.size:
@@ -294,6 +302,14 @@ def bars_frame(bars: Sequence[Mapping[str, Any]] | pl.DataFrame, source: str) ->
         ts = parsed
     if not isinstance(ts.dtype, pl.Datetime):
         raise DataError(f"{source}: field 'timestamp' must be ISO 8601 text or a datetime, got {ts.dtype}")
+    years = ts.dt.year()
+    out_of_range = (years < EARLIEST_YEAR) | (years > LATEST_YEAR)
+    if out_of_range.any():
+        row = int(out_of_range.arg_max())
+        raise DataError(
+            f"{source}: row {row}, field 'timestamp': {ts[row]} is outside {EARLIEST_YEAR}-{LATEST_YEAR}; "
+            "send the bar's close time in UTC"
+        )
     ts = ts.dt.convert_time_zone("UTC") if ts.dtype.time_zone else ts.dt.replace_time_zone("UTC")
     cols = {"timestamp": ts.dt.cast_time_unit("ns")}
     for f in BAR_FIELDS[1:]:

@@ -19,59 +19,11 @@ from mlfactory.data.synthetic import generate_bars
 from mlfactory.data.validate import validate_bars
 from mlfactory.errors import DataError
 from mlfactory.models.base import PROBA_COLUMNS
-from mlfactory.pipeline import load_and_validate
-from mlfactory.serving.bundle import GUARD_CANDIDATES, Bundle, load_bundle
+from mlfactory.serving.bundle import GUARD_CANDIDATES, Bundle
 from mlfactory.serving.inference import predict_bars
 from mlfactory.serving.live import BAR_FIELDS, LivePredictor, TailData
-from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
 
-NEURAL = ("epochs=1", "batch_size=128", "patience=1", "progress=false")
 EXACT = 1e-9
-
-
-def _bars(run: Path, bundle: Bundle) -> pl.DataFrame:
-    manifest = json.loads((run / "manifest.json").read_text())
-    bars, _ = load_and_validate(Path(manifest["input"]["path"]), bundle.instrument, bundle.config)
-    return bars.drop("row")
-
-
-@pytest.fixture(scope="module")
-def tabular_bundles(small_run: Path) -> dict[str, Bundle]:
-    """Two tabular bases on different timeframes (15m with MTF, 5m), one bundle per guard outcome."""
-    out = {}
-    for keep in GUARD_CANDIDATES:
-        spec = EnsembleSpec(
-            bases=("random_forest", "svm"),
-            meta_learner="logistic",
-            horizon=10,
-            params=("random_forest.n_estimators=10", "svm.n_components=32"),
-            n_splits=3,
-            keep=keep,
-            name=f"live_{keep}",
-        )
-        out[keep] = load_bundle(train_ensemble(small_run, spec).directory)
-    return out
-
-
-@pytest.fixture(scope="module")
-def mixed_bundle(small_run: Path) -> Bundle:
-    """Tabular (random_forest, 15m), window (tcn, 3D on 5m) and multi-stream (patchtst, 4D on 1m/5m/15m)."""
-    spec = EnsembleSpec(
-        bases=("random_forest", "tcn", "patchtst"),
-        meta_learner="logistic",
-        horizon=10,
-        params=(
-            "random_forest.n_estimators=10",
-            *(f"tcn.{p}" for p in NEURAL),
-            "tcn.seq_len=8",
-            *(f"patchtst.{p}" for p in NEURAL),
-            "patchtst.seq_len=16",
-        ),
-        n_splits=3,
-        keep="meta",
-        name="live_mixed",
-    )
-    return load_bundle(train_ensemble(small_run, spec).directory)
 
 
 def _across_session_break(bars: pl.DataFrame, before: int, after: int) -> int:
@@ -115,19 +67,21 @@ def _assert_same(stream: pl.DataFrame, bundle: Bundle, bars: pl.DataFrame, since
 
 @pytest.mark.parametrize("keep", GUARD_CANDIDATES)
 def test_streaming_equals_batch_for_every_guard_outcome(
-    tabular_bundles: dict[str, Bundle], small_run: Path, keep: str
+    bars_of, tabular_bundles: dict[str, Bundle], small_run: Path, keep: str
 ) -> None:
     bundle = tabular_bundles[keep]
-    bars = _bars(small_run, bundle)
+    bars = bars_of(bundle)
     split = _across_session_break(bars, before=30, after=60)
     live = LivePredictor.from_history(bundle, bars.head(split))
     stream = _feed(live, bars.slice(split), as_records=(keep == "meta"))
     _assert_same(stream, bundle, bars, bars["timestamp"][split - 1])
 
 
-def test_live_features_equal_the_batch_features(tabular_bundles: dict[str, Bundle], small_run: Path) -> None:
+def test_live_features_equal_the_batch_features(
+    bars_of, tabular_bundles: dict[str, Bundle], small_run: Path
+) -> None:
     bundle = tabular_bundles["meta"]
-    bars = _bars(small_run, bundle)
+    bars = bars_of(bundle)
     live = LivePredictor.from_history(bundle, bars.head(bars.height - 50))
     live.update_validated(bars.tail(50))
     tails = TailData(live.ladder.frames(), bundle, live.needs.own, {}, {})
@@ -144,8 +98,10 @@ def test_live_features_equal_the_batch_features(tabular_bundles: dict[str, Bundl
         assert got.select(cols).equals(want.select(cols)), tf
 
 
-def test_window_and_multistream_bases_stream_like_batch(mixed_bundle: Bundle, small_run: Path) -> None:
-    bars = _bars(small_run, mixed_bundle)
+def test_window_and_multistream_bases_stream_like_batch(
+    bars_of, mixed_bundle: Bundle, small_run: Path
+) -> None:
+    bars = bars_of(mixed_bundle)
     split = _across_session_break(bars, before=20, after=25)
     live = LivePredictor.from_history(mixed_bundle, bars.head(split))
     stream = live.update_validated(bars.slice(split))
@@ -171,10 +127,10 @@ def test_streaming_across_a_holiday_equals_batch(tabular_bundles: dict[str, Bund
 
 
 def test_saved_state_continues_without_the_history(
-    tabular_bundles: dict[str, Bundle], small_run: Path, tmp_path: Path
+    bars_of, tabular_bundles: dict[str, Bundle], small_run: Path, tmp_path: Path
 ) -> None:
     bundle = tabular_bundles["meta"]
-    bars = _bars(small_run, bundle)
+    bars = bars_of(bundle)
     split = bars.height - 120
     a = LivePredictor.from_history(bundle, bars.head(split))
     a.update_validated(bars.slice(split, 60))
@@ -186,10 +142,10 @@ def test_saved_state_continues_without_the_history(
 
 
 def test_too_little_history_says_what_each_base_needs(
-    tabular_bundles: dict[str, Bundle], small_run: Path
+    bars_of, tabular_bundles: dict[str, Bundle], small_run: Path
 ) -> None:
     bundle = tabular_bundles["meta"]
-    bars = _bars(small_run, bundle)
+    bars = bars_of(bundle)
     with pytest.raises(
         DataError, match=r"random_forest: \d+ closed 15m bars \(~\d+ trading days\), given \d+"
     ):
@@ -197,10 +153,10 @@ def test_too_little_history_says_what_each_base_needs(
 
 
 def test_bad_and_stale_bars_are_refused_and_leave_the_state_unchanged(
-    tabular_bundles: dict[str, Bundle], small_run: Path
+    bars_of, tabular_bundles: dict[str, Bundle], small_run: Path
 ) -> None:
     bundle = tabular_bundles["meta"]
-    bars = _bars(small_run, bundle)
+    bars = bars_of(bundle)
     live = LivePredictor.from_history(bundle, bars.head(bars.height - 5))
     before = (live.ladder.last_ts, live.bars_seen)
     last = bars.slice(bars.height - 6, 1).select(BAR_FIELDS).to_dicts()[0]

@@ -1,0 +1,50 @@
+"""``mlfactory serve``: the live predictor over HTTP (FastAPI + uvicorn, imported inside the command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlfactory.cli.common import console, user_errors
+from mlfactory.errors import ConfigError
+
+
+@user_errors
+def serve(
+    bundle: Annotated[Path, typer.Option("--bundle", "-b", help="ensemble directory (RUN/ensembles/<id>)")],
+    warmup: Annotated[
+        Path | None, typer.Option("--warmup", help="1-minute history to warm the features up (CSV, Parquet)")
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="live state saved by an earlier session (instead of --warmup)"),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port")] = 8000,
+) -> None:
+    """Serve predictions: POST closed 1-minute bars to /bars, read /predictions, /health, /metrics."""
+    from mlfactory.serving.bundle import load_bundle
+    from mlfactory.serving.live import LivePredictor
+
+    loaded = load_bundle(bundle)
+    if (warmup is None) == (state is None):
+        raise ConfigError(
+            "serve: pass exactly one of --warmup FILE (a history) or --state DIR (a saved state)"
+        )
+    if warmup is not None:
+        from mlfactory.pipeline import load_and_validate
+
+        bars, _ = load_and_validate(warmup, loaded.instrument, loaded.config)
+        live = LivePredictor.from_history(loaded, bars.drop("row"))
+    else:
+        live = LivePredictor.load_state(loaded, state)
+    import uvicorn
+
+    from mlfactory.serving.server import create_app
+
+    console.print(
+        f"serving {loaded.spec.ensemble_id} on http://{host}:{port} ({live.bars_seen:,} bars of warm-up)"
+    )
+    uvicorn.run(create_app(live), host=host, port=port, log_level="warning")
