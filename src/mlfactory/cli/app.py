@@ -18,6 +18,7 @@ from mlfactory.cli.ensemble_cmd import train_ensemble
 from mlfactory.cli.features_cmd import features_app
 from mlfactory.cli.grid_cmd import grid
 from mlfactory.cli.models_cmd import models
+from mlfactory.cli.monitor_cmd import monitor
 from mlfactory.cli.pipeline_cmd import pipeline_app
 from mlfactory.cli.predict_cmd import predict
 from mlfactory.cli.report_cmd import leaderboard, report
@@ -48,5 +49,6 @@ app.command("predict")(predict)
 app.command("backtest")(backtest)
 app.command("grid")(grid)
 app.command("serve")(serve)
+app.command("monitor")(monitor)
 
 guard_all(app)  # keep last: the error boundary around every command registered above

@@ -23,6 +23,7 @@ def serve(
     ] = None,
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port")] = 8000,
+    drift_window: Annotated[int, typer.Option("--drift-window", help="recent rows compared for drift")] = 500,
 ) -> None:
     """Serve predictions: POST closed 1-minute bars to /bars, read /predictions, /health, /metrics."""
     from mlfactory.serving.bundle import load_bundle
@@ -42,9 +43,12 @@ def serve(
         live = LivePredictor.load_state(loaded, state)
     import uvicorn
 
+    from mlfactory.serving.drift import DriftConfig, DriftMonitor
     from mlfactory.serving.server import create_app
+
+    drift = DriftMonitor(loaded, DriftConfig(window=drift_window))
 
     console.print(
         f"serving {loaded.spec.ensemble_id} on http://{host}:{port} ({live.bars_seen:,} bars of warm-up)"
     )
-    uvicorn.run(create_app(live), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(live, drift), host=host, port=port, log_level="warning")

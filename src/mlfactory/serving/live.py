@@ -193,6 +193,10 @@ class LivePredictor:
         result, _ = predict_data(self.bundle, data, latest=k, allow_empty=True)
         return result
 
+    def feature_frames(self) -> dict[str, pl.DataFrame]:
+        """The feature frames of the last prediction, per timeframe (drift reads their recent rows)."""
+        return {tf: frame for tf, (_, frame) in self._feature_cache.items()}
+
     def _versions(self) -> dict[str, Any]:
         """Per feature timeframe, the last closed stamps of it and of every coarser timeframe."""
         last = {tf: (t.closed[-1][0] if t.closed else None) for tf, t in self.ladder.tails.items()}

@@ -160,7 +160,10 @@ def create_app(live: LivePredictor, drift: Any = None) -> FastAPI:
             "mlfactory_predictions_total": len(kept),
             "mlfactory_bars_dropped_total": sum(live.dropped.values()),
         }
-        scores = drift.scores(live, kept) if drift is not None else {}
+        scores = {}
+        if drift is not None and kept:
+            rows = drift.scores(live.feature_frames(), pl.DataFrame(list(kept)))
+            scores = {r["target"]: {"psi": r["psi"], "ks": r["ks"]} for r in rows}
         return metrics.render(gauges, scores)
 
     return app

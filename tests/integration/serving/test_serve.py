@@ -115,6 +115,7 @@ def test_a_replay_of_the_last_minutes_gives_the_batch_predictions(server: dict) 
     metrics = httpx.get(f"{base}/metrics").text
     assert 'mlfactory_requests_total{path="/bars",status="200"}' in metrics
     assert "mlfactory_request_seconds_bucket" in metrics and "mlfactory_bars_seen_total" in metrics
+    assert 'mlfactory_drift{target="predicted_class",stat="psi"}' in metrics
 
 
 def test_the_openapi_schema_fuzzed_gives_no_server_error(server: dict) -> None:

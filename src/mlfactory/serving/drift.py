@@ -1,0 +1,166 @@
+"""Drift: do live features and predictions still look like the training ones?
+
+For every feature the bundle's models use (own and MTF columns) and for the predicted classes,
+a recent window is compared with the bundle's training period:
+
+- features: the run's feature store (``RUN/features/<tf>.parquet``, the bundle's run) up to the
+  fitted state's ``fit_end`` (the training rows) vs the last ``window`` warm rows of the new data;
+  PSI over ``bins`` quantile bins of the reference, and the two-sample KS statistic;
+- predictions: the combiner's out-of-sample predictions saved in the bundle
+  (``predictions_val.parquet``) vs the last ``window`` predictions; PSI of the argmax class shares
+  and KS of ``p_short`` and ``p_long``.
+
+Each score gets a status by the thresholds of ``DriftConfig``. Missing reference files are an
+``ArtifactError`` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlfactory.errors import ArtifactError
+from mlfactory.models.base import PROBA_COLUMNS
+from mlfactory.serving.bundle import Bundle
+
+EPS = 1e-4  # floor of a bin share in PSI (empty bins)
+
+
+class DriftConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    window: int = Field(default=500, ge=20, description="recent rows compared with the training period")
+    bins: int = Field(default=10, ge=2, le=100, description="quantile bins of the reference for PSI")
+    psi_warn: float = Field(default=0.1, gt=0)
+    psi_alert: float = Field(default=0.25, gt=0)
+    ks_alert: float = Field(default=0.2, gt=0, le=1, description="KS statistic above which a column alerts")
+
+
+def psi(reference: np.ndarray, recent: np.ndarray, bins: int) -> float:
+    """Population stability index of ``recent`` against quantile bins of ``reference``."""
+    ref, cur = reference[np.isfinite(reference)], recent[np.isfinite(recent)]
+    if ref.size == 0 or cur.size == 0:
+        return float("nan")
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
+    p = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=edges.size + 1) / ref.size
+    q = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=edges.size + 1) / cur.size
+    p, q = np.maximum(p, EPS), np.maximum(q, EPS)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def ks(reference: np.ndarray, recent: np.ndarray) -> float:
+    from scipy.stats import ks_2samp
+
+    ref, cur = reference[np.isfinite(reference)], recent[np.isfinite(recent)]
+    if ref.size == 0 or cur.size == 0:
+        return float("nan")
+    return float(ks_2samp(ref, cur).statistic)
+
+
+def class_psi(reference: np.ndarray, recent: np.ndarray) -> float:
+    p = np.maximum(np.bincount(reference, minlength=3) / max(reference.size, 1), EPS)
+    q = np.maximum(np.bincount(recent, minlength=3) / max(recent.size, 1), EPS)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def used_columns(bundle: Bundle) -> dict[str, list[str]]:
+    """Per timeframe, the feature columns (own and MTF) the bundle's models read."""
+    out: dict[str, set[str]] = {}
+    for loaded in bundle.bases.values():
+        if loaded.config.feature_set != "raw_ohlcv":
+            out.setdefault(loaded.config.timeframe, set()).update(loaded.features)
+    return {tf: sorted(c) for tf, c in out.items()}
+
+
+def _training_end(run: Path, fitted: dict[str, Any]) -> int:
+    """The last training timestamp (int ns): the fitted state's ``fit_end``, else the run's val start."""
+    if fitted.get("fit_end"):
+        return int(
+            pl.Series([fitted["fit_end"]]).str.to_datetime(time_zone="UTC", time_unit="ns").dt.epoch("ns")[0]
+        )
+    splits = run / "splits.json"
+    if not splits.is_file():
+        raise ArtifactError(f"{splits}: missing; drift needs the training period of the bundle's run")
+    return int(json.loads(splits.read_text())["val_start_ns"]) - 1
+
+
+class DriftMonitor:
+    """The bundle's training reference, loaded once; ``scores`` compares recent frames with it."""
+
+    def __init__(self, bundle: Bundle, config: DriftConfig | None = None):
+        self.bundle, self.config = bundle, config or DriftConfig()
+        run = bundle.directory.parent.parent
+        self.columns = used_columns(bundle)
+        self.reference: dict[str, pl.DataFrame] = {}
+        for tf, cols in self.columns.items():
+            path = run / "features" / f"{tf}.parquet"
+            if not path.is_file():
+                raise ArtifactError(
+                    f"{path}: the training features of the bundle's run are missing; drift needs the run "
+                    "directory the bundle was trained in (RUN/ensembles/<id>)"
+                )
+            frame = pl.read_parquet(path, columns=["timestamp", "warm", *cols])
+            frame = frame.filter(
+                pl.col("timestamp").dt.epoch("ns") <= _training_end(run, bundle.fitted.get(tf, {}))
+            )
+            self.reference[tf] = frame.filter(pl.col("warm")).select(cols)
+        preds = bundle.directory / "predictions_val.parquet"
+        if not preds.is_file():
+            raise ArtifactError(f"{preds}: missing from the bundle; retrain the ensemble")
+        self.reference_predictions = pl.read_parquet(preds).select(PROBA_COLUMNS)
+
+    def _status(self, psi_value: float, ks_value: float) -> str:
+        c = self.config
+        if psi_value >= c.psi_alert or ks_value >= c.ks_alert:
+            return "alert"
+        return "warn" if psi_value >= c.psi_warn else "ok"
+
+    def scores(
+        self, frames: dict[str, pl.DataFrame], predictions: pl.DataFrame | None
+    ) -> list[dict[str, Any]]:
+        """Rows of (target, kind, psi, ks, n_reference, n_recent, status); recent = the last ``window`` rows."""
+        w, out = self.config.window, []
+        for tf, cols in self.columns.items():
+            if tf not in frames:
+                continue
+            frame = frames[tf]
+            recent = (frame.filter(pl.col("warm")) if "warm" in frame.columns else frame).tail(w)
+            ref = self.reference[tf]
+            for c in cols:
+                if c not in recent.columns:
+                    continue
+                a, b = ref[c].to_numpy().astype(np.float64), recent[c].to_numpy().astype(np.float64)
+                p, k = psi(a, b, self.config.bins), ks(a, b)
+                out.append(self._row(c, "feature", p, k, a.size, b.size))
+        if predictions is not None and predictions.height:
+            ref = self.reference_predictions.to_numpy()
+            cur = predictions.select(PROBA_COLUMNS).tail(w).to_numpy()
+            p = class_psi(ref.argmax(axis=1), cur.argmax(axis=1))
+            k = max(ks(ref[:, 0], cur[:, 0]), ks(ref[:, 2], cur[:, 2]))
+            out.append(self._row("predicted_class", "prediction", p, k, ref.shape[0], cur.shape[0]))
+        return out
+
+    def _row(self, target: str, kind: str, p: float, k: float, n_ref: int, n_cur: int) -> dict[str, Any]:
+        return {"target": target, "kind": kind, "psi": p, "ks": k, "n_reference": n_ref, "n_recent": n_cur,
+                "status": self._status(p, k)}  # fmt: skip
+
+
+def monitor_file(bundle_dir: Path, data_path: Path, config: DriftConfig | None = None) -> dict[str, Any]:
+    """Drift of a data file (batch features and predictions) against the bundle's training period."""
+    from mlfactory.pipeline import load_and_validate
+    from mlfactory.serving.bundle import load_bundle
+    from mlfactory.serving.inference import InferenceData, predict_data
+
+    bundle = load_bundle(bundle_dir)
+    monitor = DriftMonitor(bundle, config)
+    bars, _ = load_and_validate(Path(data_path), bundle.instrument, bundle.config)
+    data = InferenceData(bars.drop("row"), bundle)
+    predictions, _ = predict_data(bundle, data)
+    rows = monitor.scores({tf: data.features(tf) for tf in monitor.columns}, predictions)
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "warn", "alert")}
+    return {"bundle": str(bundle.directory), "data": str(data_path), "config": monitor.config.model_dump(),
+            "summary": counts, "scores": rows}  # fmt: skip
