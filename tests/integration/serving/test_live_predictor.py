@@ -19,6 +19,7 @@ from mlfactory.data.synthetic import generate_bars
 from mlfactory.data.validate import validate_bars
 from mlfactory.errors import DataError
 from mlfactory.models.base import PROBA_COLUMNS
+from mlfactory.pipeline import load_and_validate
 from mlfactory.serving.bundle import GUARD_CANDIDATES, Bundle
 from mlfactory.serving.inference import predict_bars
 from mlfactory.serving.live import BAR_FIELDS, LivePredictor, TailData
@@ -213,3 +214,20 @@ def test_predict_stream_writes_the_batch_output(
     np.testing.assert_allclose(
         s.select(PROBA_COLUMNS).to_numpy(), b.select(PROBA_COLUMNS).to_numpy(), atol=1e-6
     )
+
+
+def test_real_mes_streaming_across_the_july_4th_closure_equals_batch(
+    tabular_bundles: dict[str, Bundle], real_mes_path: Path
+) -> None:
+    """The real MES sample (skipped when absent): from the early close of 2025-07-03 into the next session."""
+    from datetime import UTC, datetime
+
+    bundle = tabular_bundles["meta"]
+    bars, _ = load_and_validate(real_mes_path, bundle.instrument, bundle.config)
+    bars = bars.drop("row")
+    split = int(bars["timestamp"].search_sorted(datetime(2025, 7, 3, 16, 30, tzinfo=UTC)))
+    window = bars.head(split + 150)
+    assert window["trading_day"][-1] > window["trading_day"][split]  # the fed minutes cross the closure
+    live = LivePredictor.from_history(bundle, bars.head(split))
+    stream = live.update_validated(bars.slice(split, 150))
+    _assert_same(stream, bundle, window, bars["timestamp"][split - 1])
