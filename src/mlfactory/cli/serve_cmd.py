@@ -24,6 +24,9 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port")] = 8000,
     drift_window: Annotated[int, typer.Option("--drift-window", help="recent rows compared for drift")] = 500,
+    save_state: Annotated[
+        Path | None, typer.Option("--save-state", help="write the live state here when the server stops")
+    ] = None,
 ) -> None:
     """Serve predictions: POST closed 1-minute bars to /bars, read /predictions, /health, /metrics."""
     from mlfactory.serving.bundle import load_bundle
@@ -41,10 +44,15 @@ def serve(
         live = LivePredictor.from_history(loaded, bars.drop("row"))
     else:
         live = LivePredictor.load_state(loaded, state)
-    import uvicorn
+    try:
+        import uvicorn
 
+        from mlfactory.serving.server import create_app
+    except ImportError as exc:
+        raise ConfigError(
+            f"serve needs FastAPI and uvicorn ({exc}); install them with pip install 'mlfactory[serve]'"
+        ) from exc
     from mlfactory.serving.drift import DriftConfig, DriftMonitor
-    from mlfactory.serving.server import create_app
 
     drift = DriftMonitor(loaded, DriftConfig(window=drift_window))
 
@@ -52,3 +60,5 @@ def serve(
         f"serving {loaded.spec.ensemble_id} on http://{host}:{port} ({live.bars_seen:,} bars of warm-up)"
     )
     uvicorn.run(create_app(live, drift), host=host, port=port, log_level="warning")
+    if save_state is not None:
+        console.print(f"live state saved to {live.save_state(save_state)}")

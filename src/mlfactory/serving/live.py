@@ -23,10 +23,14 @@ import numpy as np
 import polars as pl
 
 from mlfactory.adapters.stacking import probability_frame
+from mlfactory.data.align import asof_align
 from mlfactory.data.resample import build_ladder
 from mlfactory.data.validate import validate_bars
 from mlfactory.errors import ArtifactError, DataError
+from mlfactory.features.compute import compute_features
+from mlfactory.features.mtf import DEFAULT_MTF_FEATURES, mtf_column
 from mlfactory.features.registry import feature_defs
+from mlfactory.features.store import coarser_than
 from mlfactory.models.base import InputKind
 from mlfactory.serving.bundle import Bundle
 from mlfactory.serving.inference import InferenceData, predict_data
@@ -60,14 +64,49 @@ class TailData(InferenceData):
         self._cache, self._versions = cache, versions
 
     def features(self, tf: str) -> pl.DataFrame:
-        """A timeframe's frame, reused until a bar of it or of a coarser MTF timeframe closes."""
+        """A timeframe's frame, reused until a bar of it or of a coarser MTF timeframe closes.
+
+        ``features.store.build_feature_frame`` step by step, with each coarser timeframe's indicator
+        frame reused until a bar of that timeframe closes (the parity tests hold it to the batch).
+        """
         version = self._versions.get(tf)
         hit = self._cache.get(tf)
         if hit is not None and hit[0] == version:
             return hit[1]
-        frame = super().features(tf)
+        if tf not in self.fitted:
+            return super().features(tf)  # raises the batch path's error
+        fitted = self.fitted[tf]
+        frame, _ = compute_features(
+            self.ladder[tf], tf, self.instrument, fitted=fitted, names=self.own_features.get(tf)
+        )
+        base = frame.select("timestamp")
+        parts = [frame]
+        for h in coarser_than(tf, self.config.ladder.resolved_mtf_timeframes):
+            if h in fitted.get("mtf_skipped", {}):
+                continue
+            higher = self._higher(h)
+            warm = mtf_column("warm", h)
+            cols = [c for c in higher.columns if c not in ("timestamp", warm)]
+            joined = asof_align(base, higher)
+            parts.append(
+                joined.select(pl.col(cols).fill_null(np.nan).cast(pl.Float32), pl.col(warm).fill_null(False))
+            )
+        frame = pl.concat(parts, how="horizontal")
         self._cache[tf] = (version, frame)
         return frame
+
+    def _higher(self, h: str) -> pl.DataFrame:
+        """MTF indicator features of the closed ``h`` bars (``mtf_indicator_features`` before its join)."""
+        version = self._versions.get(("mtf", h))
+        key = f"mtf:{h}"
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        names = list(dict.fromkeys(self.config.features.mtf_features or DEFAULT_MTF_FEATURES))
+        higher, _ = compute_features(self.ladder[h], h, self.instrument, names=names)
+        higher = higher.rename({n: mtf_column(n, h) for n in names}).rename({"warm": mtf_column("warm", h)})
+        self._cache[key] = (version, higher)
+        return higher
 
 
 class LivePredictor:
@@ -195,12 +234,16 @@ class LivePredictor:
 
     def feature_frames(self) -> dict[str, pl.DataFrame]:
         """The feature frames of the last prediction, per timeframe (drift reads their recent rows)."""
-        return {tf: frame for tf, (_, frame) in self._feature_cache.items()}
+        return {tf: frame for tf, (_, frame) in self._feature_cache.items() if not tf.startswith("mtf:")}
 
     def _versions(self) -> dict[str, Any]:
         """Per feature timeframe, the last closed stamps of it and of every coarser timeframe."""
         last = {tf: (t.closed[-1][0] if t.closed else None) for tf, t in self.ladder.tails.items()}
-        return {tf: tuple(last[h] for h in last if tf_minutes(h) >= tf_minutes(tf)) for tf in self.needs.own}
+        versions: dict[Any, Any] = {
+            tf: tuple(last[h] for h in last if tf_minutes(h) >= tf_minutes(tf)) for tf in self.needs.own
+        }
+        versions.update({("mtf", h): last[h] for h in last})
+        return versions
 
     # ---- state ----
     def save_state(self, directory: Path) -> Path:

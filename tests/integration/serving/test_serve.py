@@ -30,6 +30,64 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _start(args: list[str]) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    src = str(Path(__file__).resolve().parents[3] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cmd = [
+        sys.executable,
+        "-c",
+        "from mlfactory.cli.app import app; app()",
+        "serve",
+        *args,
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_S
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"serve exited with {proc.returncode}: {proc.stdout.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"serve did not answer /health within {STARTUP_S} s")
+        time.sleep(0.5)
+
+
+def _stop(proc: subprocess.Popen) -> str:
+    proc.terminate()
+    out, _ = proc.communicate(timeout=60)
+    return out.decode()
+
+
+def test_a_saved_state_serves_without_the_history_and_is_saved_again(
+    tabular_bundles: dict[str, Bundle], bars_of, tmp_path: Path
+) -> None:
+    from mlfactory.serving.live import LivePredictor
+
+    bundle = tabular_bundles["weighted_average"]
+    bars = bars_of(bundle)
+    live = LivePredictor.from_history(bundle, bars.head(bars.height - 30))
+    live.save_state(tmp_path / "state")
+    proc, base = _start(["--bundle", str(bundle.directory), "--state", str(tmp_path / "state"),
+                         "--save-state", str(tmp_path / "after")])  # fmt: skip
+    try:
+        assert httpx.get(f"{base}/health").json()["bars_seen"] == live.bars_seen
+        r = httpx.post(f"{base}/bars", json=_records(bars.tail(30)), timeout=60)
+        assert r.status_code == 200 and r.json()["accepted"] == 30
+    finally:
+        out = _stop(proc)
+    assert "live state saved" in out
+    again = LivePredictor.load_state(bundle, tmp_path / "after")
+    assert again.bars_seen == live.bars_seen + 30
+
+
 @pytest.fixture(scope="module")
 def server(tabular_bundles: dict[str, Bundle], bars_of, small_run: Path, tmp_path_factory) -> Iterator[dict]:
     """The server warmed up on the run's bars except the last REPLAY_MINUTES, which the tests post."""
@@ -40,30 +98,11 @@ def server(tabular_bundles: dict[str, Bundle], bars_of, small_run: Path, tmp_pat
     manifest = json.loads((small_run / "manifest.json").read_text())
     warm = tmp_path_factory.mktemp("serve") / "warmup.parquet"
     pl.read_parquet(manifest["input"]["path"]).filter(pl.col("timestamp") <= cut).write_parquet(warm)
-    port = _free_port()
-    src = str(Path(__file__).resolve().parents[3] / "src")
-    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    cmd = [sys.executable, "-c", "from mlfactory.cli.app import app; app()", "serve",
-           "--bundle", str(bundle.directory), "--warmup", str(warm), "--port", str(port)]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_S
+    proc, base = _start(["--bundle", str(bundle.directory), "--warmup", str(warm)])
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"serve exited with {proc.returncode}: {proc.stdout.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"serve did not answer /health within {STARTUP_S} s")
-            time.sleep(0.5)
         yield {"base": base, "bundle": bundle, "bars": bars, "split": split}
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        _stop(proc)
 
 
 def _records(frame: pl.DataFrame) -> list[dict]:
