@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -59,6 +60,17 @@ def serve(
     console.print(
         f"serving {loaded.spec.ensemble_id} on http://{host}:{port} ({live.bars_seen:,} bars of warm-up)"
     )
-    uvicorn.run(create_app(live, drift), host=host, port=port, log_level="warning")
-    if save_state is not None:
-        console.print(f"live state saved to {live.save_state(save_state)}")
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown: turn them into SystemExit so the
+    # state is still written.
+    signal.signal(signal.SIGTERM, _exit)
+    try:
+        uvicorn.run(create_app(live, drift), host=host, port=port, log_level="warning")
+    except (SystemExit, KeyboardInterrupt):
+        pass
+    finally:
+        if save_state is not None:
+            console.print(f"live state saved to {live.save_state(save_state)}")
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(0)
