@@ -123,6 +123,10 @@ def test_streaming_across_a_holiday_equals_batch(tabular_bundles: dict[str, Bund
     # warm up until an hour before the holiday's early close, stream into the next session
     split = int(np.searchsorted(bars["trading_day"].to_numpy(), np.datetime64("2023-12-26"))) - 60
     live = LivePredictor.from_history(bundle, bars.head(split))
+    # tails shorter than the history were checked against it (bit-identical features on their second half)
+    verified = {tf: r for tf, r in live.tails_report.items() if r["verified"]}
+    assert verified and all(r["checked_rows"] > 0 for r in verified.values())
+    assert all(live.ladder.tails[tf].length == r["length"] for tf, r in live.tails_report.items())
     stream = live.update_validated(bars.slice(split, 150))
     _assert_same(stream, bundle, bars.head(split + 150), bars["timestamp"][split - 1])
 
@@ -229,5 +233,9 @@ def test_real_mes_streaming_across_the_july_4th_closure_equals_batch(
     window = bars.head(split + 150)
     assert window["trading_day"][-1] > window["trading_day"][split]  # the fed minutes cross the closure
     live = LivePredictor.from_history(bundle, bars.head(split))
+    # tails shorter than the history were checked against it (bit-identical features on their second half)
+    verified = {tf: r for tf, r in live.tails_report.items() if r["verified"]}
+    assert verified and all(r["checked_rows"] > 0 for r in verified.values())
+    assert all(live.ladder.tails[tf].length == r["length"] for tf, r in live.tails_report.items())
     stream = live.update_validated(bars.slice(split, 150))
     _assert_same(stream, bundle, window, bars["timestamp"][split - 1])
