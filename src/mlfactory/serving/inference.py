@@ -114,7 +114,7 @@ def predict_data(
             common &= set(frame["timestamp"].dt.epoch("ns").to_list())
         if not common:
             empty = probability_frame(clock[:0], np.empty((0, 3))).with_columns(
-                pl.Series("position", np.empty(0, np.float64))
+                pl.Series("position", np.empty(0, np.float64)), pl.Series("bases_used", [], dtype=pl.String)
             )
             return empty, {"decisions": len(clock), "kept": spec.combiner.candidate, "coverage": {}}
     regime = data.features(data.decision_timeframe) if spec.meta_features else None
@@ -124,9 +124,16 @@ def predict_data(
     )  # fmt: skip
     proba = bundle.combiner.predict_proba(stack.view)
     result = probability_frame(stack.view.timestamps, proba).with_columns(
-        pl.Series("position", positions_from_probabilities(proba, "argmax"))
+        pl.Series("position", positions_from_probabilities(proba, "argmax")),
+        pl.Series("bases_used", _bases_used(preds, stack.view.timestamps), dtype=pl.String),
     )
     return result, {"decisions": len(clock), "kept": spec.combiner.candidate, "coverage": stack.report}
+
+
+def _bases_used(preds: dict[str, pl.DataFrame], timestamps: np.ndarray) -> list[str]:
+    """Per output row, the bases (comma-separated) whose own prediction entered the stack there."""
+    have = {name: set(frame["timestamp"].dt.epoch("ns").to_list()) for name, frame in preds.items()}
+    return [",".join(n for n in preds if t in have[n]) for t in np.asarray(timestamps, np.int64).tolist()]
 
 
 def own_features_needed(bundle: Bundle) -> dict[str, list[str]]:

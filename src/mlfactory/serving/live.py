@@ -369,5 +369,5 @@ def bars_frame(bars: Sequence[Mapping[str, Any]] | pl.DataFrame, source: str) ->
 
 def _empty_predictions() -> pl.DataFrame:
     return probability_frame(np.empty(0, np.int64), np.empty((0, 3))).with_columns(
-        pl.Series("position", np.empty(0, np.float64))
+        pl.Series("position", np.empty(0, np.float64)), pl.Series("bases_used", [], dtype=pl.String)
     )

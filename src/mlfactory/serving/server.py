@@ -52,6 +52,7 @@ class Prediction(BaseModel):
     p_neutral: float
     p_long: float
     position: float
+    bases_used: str = Field(description="the bases (comma-separated) whose predictions entered this row")
 
 
 class BarsAccepted(BaseModel):

@@ -64,6 +64,9 @@ def _assert_same(stream: pl.DataFrame, bundle: Bundle, bars: pl.DataFrame, since
             got.select(PROBA_COLUMNS).to_numpy(), one.select(PROBA_COLUMNS).to_numpy(), rtol=0, atol=EXACT
         )
         assert got["position"].to_list() == one["position"].to_list()
+    assert stream["bases_used"].to_list() == expected["bases_used"].to_list()
+    if bundle.spec.coverage_policy == "drop":  # every row of a 'drop' stack has every base
+        assert set(stream["bases_used"]) == {",".join(bundle.bases)}
 
 
 @pytest.mark.parametrize("keep", GUARD_CANDIDATES)
