@@ -107,7 +107,11 @@ def predict_data(
     clock = data.decision_timestamps()
     if latest is not None:
         clock = clock[-latest:]
-    preds = {name: predict_base(name, base, data, clock) for name, base in bundle.bases.items()}
+    used = combiner_bases(bundle)
+    preds = {
+        name: predict_base(name, base, data, clock) if name in used else _unused_base(clock, spec.priors)
+        for name, base in bundle.bases.items()
+    }
     if allow_empty and spec.coverage_policy == "drop":
         common = set(clock.tolist())
         for frame in preds.values():
@@ -125,9 +129,25 @@ def predict_data(
     proba = bundle.combiner.predict_proba(stack.view)
     result = probability_frame(stack.view.timestamps, proba).with_columns(
         pl.Series("position", positions_from_probabilities(proba, "argmax")),
-        pl.Series("bases_used", _bases_used(preds, stack.view.timestamps), dtype=pl.String),
+        pl.Series(
+            "bases_used", _bases_used({n: preds[n] for n in used}, stack.view.timestamps), dtype=pl.String
+        ),
     )
     return result, {"decisions": len(clock), "kept": spec.combiner.candidate, "coverage": stack.report}
+
+
+def combiner_bases(bundle: Bundle) -> tuple[str, ...]:
+    """The bases the kept combiner reads: all for a meta-learner; those with a non-zero weight for the
+    weighted average and the best base (a voting combiner). Only these are computed at inference."""
+    weights = getattr(bundle.combiner, "weights_", None)
+    if not isinstance(weights, dict):
+        return tuple(bundle.bases)
+    return tuple(b for b in bundle.bases if weights.get(b, 0.0) > 0.0)
+
+
+def _unused_base(clock: np.ndarray, priors: list[float]) -> pl.DataFrame:
+    """A zero-weight base's block: the priors at every decision (it never changes the combination)."""
+    return probability_frame(clock, np.tile(np.asarray(priors, np.float64), (len(clock), 1)))
 
 
 def _bases_used(preds: dict[str, pl.DataFrame], timestamps: np.ndarray) -> list[str]:
@@ -136,10 +156,10 @@ def _bases_used(preds: dict[str, pl.DataFrame], timestamps: np.ndarray) -> list[
     return [",".join(n for n in preds if t in have[n]) for t in np.asarray(timestamps, np.int64).tolist()]
 
 
-def own_features_needed(bundle: Bundle) -> dict[str, list[str]]:
-    """Per timeframe, the own (non-MTF) features the bundle's models use — all inference computes."""
+def own_features_needed(bundle: Bundle, bases: tuple[str, ...] | None = None) -> dict[str, list[str]]:
+    """Per timeframe, the own (non-MTF) features the combiner's bases use — all inference computes."""
     needed: dict[str, set[str]] = {}
-    for loaded in bundle.bases.values():
+    for loaded in (bundle.bases[b] for b in (combiner_bases(bundle) if bases is None else bases)):
         if loaded.config.feature_set != "raw_ohlcv":
             needed.setdefault(loaded.config.timeframe, set()).update(
                 f for f in loaded.features if "__" not in f

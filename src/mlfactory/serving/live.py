@@ -33,7 +33,7 @@ from mlfactory.features.registry import feature_defs
 from mlfactory.features.store import coarser_than
 from mlfactory.models.base import InputKind
 from mlfactory.serving.bundle import Bundle
-from mlfactory.serving.inference import InferenceData, predict_data
+from mlfactory.serving.inference import InferenceData, combiner_bases, predict_data
 from mlfactory.serving.live_ladder import LiveLadder
 from mlfactory.serving.tails import TailNeeds, tail_needs, verify_tails
 from mlfactory.timeframes import tf_minutes
@@ -221,7 +221,9 @@ class LivePredictor:
         n = self.ladder.n_closed()
         if not all(n[tf] for tf in self.needs.timeframes):
             return False
-        ok = [all(n[tf] >= need for tf, need in req.items()) for req in self._base_bars.values()]
+        ok = [
+            all(n[tf] >= need for tf, need in self._base_bars[b].items()) for b in combiner_bases(self.bundle)
+        ]
         return all(ok) if self.bundle.spec.coverage_policy == "drop" else any(ok)
 
     def predict_latest(self, k: int = 1) -> pl.DataFrame:

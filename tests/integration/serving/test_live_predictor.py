@@ -21,7 +21,7 @@ from mlfactory.errors import DataError
 from mlfactory.models.base import PROBA_COLUMNS
 from mlfactory.pipeline import load_and_validate
 from mlfactory.serving.bundle import GUARD_CANDIDATES, Bundle
-from mlfactory.serving.inference import predict_bars
+from mlfactory.serving.inference import combiner_bases, predict_bars
 from mlfactory.serving.live import BAR_FIELDS, LivePredictor, TailData
 
 EXACT = 1e-9
@@ -65,8 +65,8 @@ def _assert_same(stream: pl.DataFrame, bundle: Bundle, bars: pl.DataFrame, since
         )
         assert got["position"].to_list() == one["position"].to_list()
     assert stream["bases_used"].to_list() == expected["bases_used"].to_list()
-    if bundle.spec.coverage_policy == "drop":  # every row of a 'drop' stack has every base
-        assert set(stream["bases_used"]) == {",".join(bundle.bases)}
+    if bundle.spec.coverage_policy == "drop":  # every row of a 'drop' stack has every base the combiner reads
+        assert set(stream["bases_used"]) == {",".join(combiner_bases(bundle))}
 
 
 @pytest.mark.parametrize("keep", GUARD_CANDIDATES)
@@ -242,3 +242,38 @@ def test_real_mes_streaming_across_the_july_4th_closure_equals_batch(
     assert all(live.ladder.tails[tf].length == r["length"] for tf, r in live.tails_report.items())
     stream = live.update_validated(bars.slice(split, 150))
     _assert_same(stream, bundle, window, bars["timestamp"][split - 1])
+
+
+def test_a_kept_best_base_predicts_wherever_it_can_without_the_other_bases(small_run: Path, bars_of) -> None:
+    """The guard kept random_forest alone: tcn (a 60-bar in-session window) is neither computed nor waited for."""
+    from mlfactory.serving.bundle import load_bundle
+    from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
+
+    spec = EnsembleSpec(
+        bases=("random_forest", "tcn"),
+        meta_learner="logistic",
+        horizon=10,
+        params=("random_forest.n_estimators=10", "tcn.epochs=1", "tcn.seq_len=60", "tcn.progress=false"),
+        n_splits=3,
+        keep="best_base",
+        name="live_best_base_window",
+    )
+    result = train_ensemble(small_run, spec)
+    bundle = load_bundle(result.directory)
+    best = combiner_bases(bundle)
+    assert len(best) == 1 and bundle.combiner.weights_[best[0]] == 1.0
+    bars = bars_of(bundle)
+    out, _ = predict_bars(bundle, bars)
+    assert set(out["bases_used"]) == {best[0]}
+    test = pl.read_parquet(result.directory / "predictions_test.parquet")
+    joined = test.join(out, on="timestamp", how="left", suffix="_inf")
+    assert joined["p_long_inf"].null_count() == 0
+    np.testing.assert_allclose(
+        joined["p_long"].to_numpy(), joined["p_long_inf"].to_numpy(), rtol=0, atol=EXACT
+    )
+    # the first decisions of each session are predicted (tcn alone could not: it needs 60 in-session bars)
+    assert out.height > test.height and out.height > 0.8 * bars["timestamp"].dt.truncate("5m").n_unique()
+    split = _across_session_break(bars, before=20, after=30)
+    live = LivePredictor.from_history(bundle, bars.head(split))
+    assert "5m" not in live.needs.seq_len  # the window base (tcn on 5m) is not followed at all
+    _assert_same(live.update_validated(bars.slice(split)), bundle, bars, bars["timestamp"][split - 1])
