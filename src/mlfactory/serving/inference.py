@@ -108,9 +108,14 @@ def predict_data(
     if latest is not None:
         clock = clock[-latest:]
     used = combiner_bases(bundle)
+    # the stack's base order is the fitted one (stack_columns), not ensemble.json's sorted keys
+    order = list(dict.fromkeys(c.split("__")[0] for c in spec.stack_columns if not c.startswith("meta__")))
+    order += [b for b in bundle.bases if b not in order]
     preds = {
-        name: predict_base(name, base, data, clock) if name in used else _unused_base(clock, spec.priors)
-        for name, base in bundle.bases.items()
+        name: predict_base(name, bundle.bases[name], data, clock)
+        if name in used
+        else _unused_base(clock, spec.priors)
+        for name in order
     }
     if allow_empty and spec.coverage_policy == "drop":
         common = set(clock.tolist())
