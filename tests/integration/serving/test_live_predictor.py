@@ -25,11 +25,9 @@ from mlfactory.serving.inference import combiner_bases, predict_bars
 from mlfactory.serving.live import BAR_FIELDS, LivePredictor, TailData
 
 EXACT = 1e-9
-# Against one batch call over the whole file. Was 1e-6 (float32 BLAS batch-size effects, measured
-# ≤ 1.3e-7); since main 428f5e4 batch `predict` at t moves by up to ~3e-3 with the rows after t while
-# every base's probabilities and the stacked row at t are unchanged (the meta-learner's output
-# depends on the batch) — see test_batch_predict_at_t_does_not_depend_on_later_rows.
-WHOLE_FILE = 1e-2
+# Against one batch call over the whole file: linear and kernel models compute in float64, so a row's
+# prediction does not depend on the batch (see test_batch_predict_at_t_does_not_depend_on_later_rows).
+WHOLE_FILE = 1e-9
 
 
 def _across_session_break(bars: pl.DataFrame, before: int, after: int) -> int:
@@ -287,9 +285,6 @@ def test_a_kept_best_base_predicts_wherever_it_can_without_the_other_bases(small
     _assert_same(live.update_validated(bars.slice(split)), bundle, bars, bars["timestamp"][split - 1])
 
 
-@pytest.mark.xfail(
-    strict=True, reason="main 428f5e4: the meta-learner's probabilities at t move with later rows (~1e-4)"
-)
 def test_batch_predict_at_t_does_not_depend_on_later_rows(
     bars_of, tabular_bundles: dict[str, Bundle]
 ) -> None:

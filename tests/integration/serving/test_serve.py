@@ -144,7 +144,7 @@ def test_a_replay_of_the_last_minutes_gives_the_batch_predictions(server: dict) 
     assert got.height == expected.height > 0
     assert got["timestamp"].to_list() == expected["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_list()
     np.testing.assert_allclose(
-        got.select(PROBA_COLUMNS).to_numpy(), expected.select(PROBA_COLUMNS).to_numpy(), rtol=0, atol=1e-2
+        got.select(PROBA_COLUMNS).to_numpy(), expected.select(PROBA_COLUMNS).to_numpy(), rtol=0, atol=1e-9
     )  # whole-file batch: see WHOLE_FILE in test_live_predictor.py
     latest = httpx.get(f"{base}/predictions/latest").json()
     assert latest["timestamp"] == got["timestamp"][-1]

@@ -68,6 +68,10 @@ class TabularModel(Model):
     allows_nan: ClassVar[bool] = True
     uses_validation: ClassVar[bool] = True  # False: ``val`` is ignored, so OOF carves no inner slice
     native_files: ClassVar[tuple[str, ...]] = ()
+    # Trees compare float32 features exactly; linear and kernel models compute in float64, because
+    # scikit-learn's float32 paths (Nyström's distances, GEMM blocking) give a row a result that
+    # depends on the other rows of the batch — a prediction at t must not depend on later rows.
+    compute_dtype: ClassVar[type] = np.float32
 
     # fitted state
     classes_: np.ndarray
@@ -198,7 +202,7 @@ class TabularModel(Model):
         return x, y, w
 
     def _matrix(self, x: np.ndarray, role: str) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        x = np.ascontiguousarray(x, dtype=self.compute_dtype)
         if np.isinf(x).any():
             cols = np.flatnonzero(np.isinf(x).any(axis=0))[:5].tolist()
             raise DataError(

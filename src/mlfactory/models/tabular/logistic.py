@@ -39,6 +39,7 @@ class LogisticParams(ModelParams):
 
 @register
 class LogisticModel(TabularModel):
+    compute_dtype = np.float64
     name = "logistic"
     family = Family.CLASSICAL
     default_timeframe = "1h"

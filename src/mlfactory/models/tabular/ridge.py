@@ -82,6 +82,7 @@ def fit_temperature(scores: np.ndarray, codes: np.ndarray, weights: np.ndarray) 
 
 @register
 class RidgeModel(TabularModel):
+    compute_dtype = np.float64
     name = "ridge"
     family = Family.CLASSICAL
     default_timeframe = "1h"

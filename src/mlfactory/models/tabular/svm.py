@@ -49,6 +49,7 @@ class SVMParams(ModelParams):
 
 @register
 class SVMModel(TabularModel):
+    compute_dtype = np.float64
     name = "svm"
     family = Family.CLASSICAL
     default_timeframe = "15m"
