@@ -295,5 +295,5 @@ def test_batch_predict_at_t_does_not_depend_on_later_rows(
     full, _ = predict_bars(bundle, bars)
     at_t = full.filter(pl.col("timestamp") == one["timestamp"][0])
     np.testing.assert_allclose(
-        one.select(PROBA_COLUMNS).to_numpy(), at_t.select(PROBA_COLUMNS).to_numpy(), atol=1e-6
+        one.select(PROBA_COLUMNS).to_numpy(), at_t.select(PROBA_COLUMNS).to_numpy(), atol=1e-9
     )
