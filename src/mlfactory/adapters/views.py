@@ -60,7 +60,7 @@ class WindowView:
 
     ``ends[i]`` is the row of ``values`` holding the last step of decision ``i``'s window; the window
     is ``values[ends[i] - seq_len + 1 : ends[i] + 1]``. The builder guarantees that this range holds no
-    warm-up row and crosses no session break or gap, and that ``values[ends[i]]`` closed at or before
+    warm-up row and crosses no contract roll or multi-day gap, and that ``values[ends[i]]`` closed at or before
     ``timestamps[i]``.
     """
 

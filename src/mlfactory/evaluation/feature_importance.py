@@ -66,11 +66,17 @@ def feature_matrix(x: Any) -> np.ndarray:
 
 
 def permuted(x: Any, cols: np.ndarray, rng: np.random.Generator) -> Any:
-    """A copy of view ``x`` with the columns ``cols`` shuffled jointly across rows."""
+    """A copy of view ``x`` with the columns ``cols`` shuffled jointly across rows. For a window view
+    only the rows its windows read are shuffled among themselves (warm-up rows outside every window
+    hold NaN and must not be moved into one)."""
     m = feature_matrix(x)
     out = m.copy()
-    out[:, cols] = m[np.ix_(rng.permutation(m.shape[0]), cols)]
-    return replace(x, x=out) if getattr(x, "ndim", None) == 2 else replace(x, values=out)
+    if getattr(x, "ndim", None) == 2:
+        out[:, cols] = m[np.ix_(rng.permutation(m.shape[0]), cols)]
+        return replace(x, x=out)
+    rows = np.unique((np.asarray(x.ends)[:, None] - np.arange(int(x.seq_len))[None, :]).ravel())
+    out[np.ix_(rows, cols)] = m[np.ix_(rng.permutation(rows), cols)]
+    return replace(x, values=out)
 
 
 def permutation_mda(
@@ -97,6 +103,13 @@ def model_feature_importance(
 ) -> dict[str, Any]:
     """MDI (trees), MDA on ``(x, y)`` (the validation split) and their clustered versions, as JSON-ready dicts."""
     names = list(feature_names)
+    if getattr(x, "ndim", 2) not in (2, 3):
+        return {
+            "split": "val",
+            "mdi": None,
+            "mda": None,
+            "reason": f"{x.ndim}D multi-stream input: not supported",
+        }
     single = [np.array([j]) for j in range(len(names))]
     mda, mda_se = permutation_mda(model, x, y, single, n_repeats=n_repeats, seed=seed)
     mdi = tree_mdi(model, len(names))

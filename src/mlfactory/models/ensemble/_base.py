@@ -111,6 +111,7 @@ class StackedModel(TabularModel):
     stacked matrix has no missing values (the coverage policy drops or imputes), so NaN is refused.
     Routing defaults are ``Model``'s: a stacked model reads no bars of its own.
     """
+
     compute_dtype = np.float64
 
     family: ClassVar[Family] = Family.META
