@@ -194,7 +194,9 @@ def test_leaderboard_reads_the_store_with_the_same_columns_and_values(recorded, 
         assert list(row) == list(on_disk[(row["kind"], row["name"])])  # same columns, same order
         assert row["run"] == str(small_run.resolve())
         expected = on_disk[(row["kind"], row["name"])]
-        for key in ("horizon", "family", "log_loss", "balanced_accuracy", "sharpe", "deflated_sharpe"):
+        # not the deflated Sharpe: the run-directory leaderboard deflates against every trial recorded
+        # so far, the store keeps the value of when the model was trained (other tests add trials)
+        for key in ("horizon", "family", "log_loss", "balanced_accuracy", "sharpe"):
             assert row[key] == (
                 pytest.approx(expected[key]) if isinstance(expected[key], float) else expected[key]
             )

@@ -202,7 +202,7 @@ def step_metrics(
 
 
 def _evaluate(
-    data: RunData, clock: DecisionClock, frame: pl.DataFrame, trials: list[float]
+    data: RunData, clock: DecisionClock, frame: pl.DataFrame, trials: list[float], trial_id: str | None = None
 ) -> SplitEvaluation:
     ts = frame["timestamp"].dt.epoch("ns").to_numpy()
     rows = clock.rows_of(ts)
@@ -216,6 +216,8 @@ def _evaluate(
         clock.ret[rows],
         clock.class_priors(),
         other_trials=trials,
+        trial_id=trial_id,
+        trial_kind="walk_forward",
     )
 
 
