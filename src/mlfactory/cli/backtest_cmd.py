@@ -96,7 +96,8 @@ def backtest(
     console.print(
         f"out of sample: {cov['out_of_sample']:,} of {cov['decisions']:,} decisions ({cov['fraction']:.0%}); "
         f"log loss {fmt_number(head['log_loss'], '.4f')} (prior {fmt_number(head['prior_log_loss'], '.4f')}), "
-        f"Sharpe {head['sharpe_text']} (annualised, net of costs), P&L {fmt_number(head['total_pnl_currency'], ',.0f')} (contract currency)"
+        f"Sharpe {head['sharpe_text']} (annualised), P&L {fmt_number(head['total_pnl_currency'], ',.0f')} "
+        f"(contract currency, {'no costs' if head['costs'] == 'none' else 'net of costs'})"
     )
     console.print(f"backtest written to {result.directory}")
 

@@ -120,7 +120,7 @@ def train_ensemble(
     )
     console.print(
         f"ensemble test log loss {fmt_number(summary['test']['log_loss'], '.4f')} "
-        f"(prior {fmt_number(summary['test']['prior_log_loss'], '.4f')}), Sharpe {summary['test']['sharpe_text']} (annualised, net of costs)"
+        f"(prior {fmt_number(summary['test']['prior_log_loss'], '.4f')}), Sharpe {summary['test']['sharpe_text']} (annualised)"
     )
     corr = metrics["oof_correlation"]
     c = Table("", *corr["names"], title="OOF correlation (p_long − p_short)")

@@ -98,7 +98,8 @@ def train(
         h = summary[split]
         table.add_row(
             split, *(fmt_number(h[k], f) for k, f in HEADLINE_FORMATS), h["sharpe_text"],
-            fmt_number(h["total_pnl_currency"], ",.0f"), str(h["trades"]),
+            fmt_number(h["total_pnl_currency"], ",.0f") + (" (no costs)" if h["costs"] == "none" else ""),
+            str(h["trades"]),
         )  # fmt: skip
     stdout_console().print(table)
     stdout_console().print(f"model written to {result.directory}")

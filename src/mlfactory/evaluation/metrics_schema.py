@@ -79,6 +79,7 @@ class MetricsRecord(BaseModel):
             "sharpe_ci_95": [_number(t.get("sharpe_ci_low")), _number(t.get("sharpe_ci_high"))],
             "sharpe_text": format_sharpe(t),
             "total_pnl_currency": _number(t.get("total_pnl_currency")),
+            "costs": t.get("costs", "modelled"),
             "trades": t.get("trade_count"),
         }
 

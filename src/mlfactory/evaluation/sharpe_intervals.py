@@ -142,6 +142,8 @@ def format_sharpe(metrics: dict, digits: int = 2) -> str:
         text += (
             f" [{_number(metrics['sharpe_ci_low'], digits)}, {_number(metrics['sharpe_ci_high'], digits)}]"
         )
+    if metrics.get("costs") == "none":  # the run was told --no-costs: never let that pass unseen
+        text += " (no costs)"
     return text
 
 

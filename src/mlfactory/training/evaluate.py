@@ -87,6 +87,7 @@ def evaluate_split(
     regime = volatility_regimes(close, min(48, max(2, len(close) // 4))) if len(close) > 8 else None
     trading = trading_report(result, bar_minutes=tf_minutes(tf), regime=regime)
     trading["position_rule"] = rule
+    trading["strategy"]["costs"] = data.instrument.costs  # "none" (--no-costs) is shown beside every Sharpe
     entry = entry_prices(ts, bar_ts, bars["close"].to_numpy())
     trading["deflated_sharpe"] = _deflated_sharpe(
         data, horizon, positions, ret, entry, other_trials or [], trial_id, trial_kind

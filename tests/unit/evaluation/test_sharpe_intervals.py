@@ -159,3 +159,11 @@ def test_format_sharpe():
     assert format_sharpe({"sharpe": 1.0}) == "1.00"
     assert format_sharpe({}) == "n/a"
     assert format_sharpe({"sharpe": float("inf"), "sharpe_se": float("nan")}) == "∞ ± n/a"
+
+
+def test_a_run_without_costs_says_so_beside_the_sharpe():
+    from mlfactory.evaluation.sharpe_intervals import format_sharpe
+
+    m = {"sharpe": 1.0, "sharpe_se": 0.5, "sharpe_ci_low": 0.1, "sharpe_ci_high": 1.9}
+    assert "no costs" not in format_sharpe(m | {"costs": "modelled"})
+    assert format_sharpe(m | {"costs": "none"}).endswith("(no costs)")

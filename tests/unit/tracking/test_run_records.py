@@ -14,7 +14,11 @@ from mlfactory.tracking.run_records import RunContext, backtest_record, model_re
 def _run(tmp_path: Path) -> Path:
     run = tmp_path / "run"
     run.mkdir()
-    manifest = {"symbol": "MES", "input": {"path": "bars.parquet", "sha256": "abc", "bytes": 1}, "config": {"ladder": {"base_timeframe": "5m"}}}
+    manifest = {
+        "symbol": "MES",
+        "input": {"path": "bars.parquet", "sha256": "abc", "bytes": 1},
+        "config": {"ladder": {"base_timeframe": "5m"}},
+    }
     (run / "manifest.json").write_text(json.dumps(manifest))
     return run
 
