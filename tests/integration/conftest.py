@@ -43,29 +43,3 @@ def _tiny_params(model_cls) -> list[str]:
 def tiny_params():
     """``tiny_params(model_cls)`` → ``--param`` overrides that make the model train in about a second."""
     return _tiny_params
-
-
-DERIVED = (
-    "models",
-    "ensembles",
-    "backtests",
-    "cv",
-    "jobs",
-    "grid",
-    "selection",
-    "tuning",
-    "stale",
-    "report.html",
-)
-
-
-def copy_dataset(run: Path, dest: Path) -> Path:
-    """A private copy of a run's dataset half (manifest, bars, features, labels, splits): other tests
-    add models and ensembles to the shared ``small_run``, and a test that counts them must not see those."""
-    import shutil
-
-    return Path(
-        shutil.copytree(
-            run, dest, ignore=lambda d, names: [n for n in names if Path(d) == run and n in DERIVED]
-        )
-    )

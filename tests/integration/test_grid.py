@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from run_copies import copy_dataset
 from typer.testing import CliRunner
 
-from conftest import copy_dataset
 from mlfactory.cli import app
 from mlfactory.errors import ConfigError
 from mlfactory.models.registry import all_models

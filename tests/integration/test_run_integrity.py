@@ -22,8 +22,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from run_copies import copy_dataset
 
-from conftest import copy_dataset
 from mlfactory.config import PipelineConfig
 from mlfactory.data.instruments import get_instrument
 from mlfactory.errors import ArtifactError
