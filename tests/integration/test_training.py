@@ -136,3 +136,17 @@ def test_feature_selection_is_cached_per_model_timeframe_and_horizon(small_run: 
     cache.write_text(json.dumps(stored))
     again = train_model(small_run, "xgboost", 10, params=tiny_params(cls))
     assert json.loads((again.directory / "routing.json").read_text())["n_features"] == 85
+
+
+def test_every_tuning_trial_is_counted_in_the_runs_trial_registry(small_run, tmp_path):
+    from run_copies import copy_dataset
+
+    from mlfactory.evaluation.trials import read_trials
+
+    run = copy_dataset(small_run, tmp_path / "run")
+    summary = run_cv(run, ["random_forest"], 10, n_splits=3, tune=2, params=["n_estimators=10"])
+    assert summary["models"]["random_forest"]["tuned"]["trials"] == 2
+    trials = read_trials(run)
+    tuned = {i: t for i, t in trials.items() if t.kind == "tuning"}
+    assert set(tuned) == {"models/random_forest_h10/trial-0", "models/random_forest_h10/trial-1"}
+    assert all(t.n_obs > 100 and t.split == "oof" for t in tuned.values())

@@ -15,7 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from mlfactory.errors import ConfigError
+from mlfactory.evaluation.trials import entry_prices, record_decision_trial
+from mlfactory.models.base import PROBA_COLUMNS
 from mlfactory.models.config import ModelConfig, apply_overrides
 from mlfactory.run_data import RunData
 from mlfactory.runtime.executor import Executor, make_executor
@@ -76,7 +80,9 @@ def cv_one_model(
     entry: dict[str, Any] = {}
     if tune:
         progress(f"cv: tune {cfg.model} ({tune} trials, {plan.method}, k={plan.n_splits})")
-        result = tune_config(cfg, dataset, plan, ex, n_trials=tune, seed=seed)
+        result = tune_config(
+            cfg, dataset, plan, ex, n_trials=tune, seed=seed, on_trial=tuning_trial_recorder(data, plan, out)
+        )
         write_best_params(result, out)
         cfg = apply_overrides(cfg, [f"{k}={json.dumps(v)}" for k, v in result.best_params.items()])
         entry["tuned"] = {
@@ -97,3 +103,25 @@ def cv_one_model(
         "coverage": oof.coverage.fraction,
         "folds": len(plan.folds),
     }
+
+
+def tuning_trial_recorder(
+    data: RunData, plan: CVPlan, model_dir: Path
+) -> Callable[[int, pl.DataFrame], None]:
+    """Record every tuning trial's OOF predictions in the run's trial registry (per-decision returns
+    net of costs): each trial is a configuration tried, and the deflated Sharpe counts it."""
+    bars = data.bars(data.decision_timeframe)
+    bar_ts, close = bars["timestamp"].dt.epoch("ns").to_numpy(), bars["close"].to_numpy()
+    trial_dir = f"{model_dir.parent.name}/{model_dir.name}"
+
+    def record(number: int, oof: pl.DataFrame) -> None:
+        frame = oof.group_by("timestamp").agg(pl.col(list(PROBA_COLUMNS)).mean()).sort("timestamp")
+        ts = frame["timestamp"].dt.epoch("ns").to_numpy()
+        rows = plan.clock.rows_of(ts)
+        record_decision_trial(
+            data.run.root, f"{trial_dir}/trial-{number}", "tuning", plan.clock.horizon, "oof",
+            frame.select(PROBA_COLUMNS).to_numpy(), plan.clock.ret[rows], entry_prices(ts, bar_ts, close),
+            data.instrument,
+        )  # fmt: skip
+
+    return record

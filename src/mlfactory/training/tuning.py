@@ -11,7 +11,7 @@ folds of one trial run in parallel through the executor.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,7 @@ def tune(
     seed: int,
     search_space: Mapping[str, FloatDim | IntDim | CategoricalDim] | None = None,
     n_jobs: int = 1,
+    on_trial: Callable[[int, pl.DataFrame], None] | None = None,
 ) -> TuningResult:
     """Run ``n_trials`` TPE trials (``TPESampler(seed)``) minimising the purged-CV log loss; return the best params.
 
@@ -103,6 +104,8 @@ def tune(
         values = {**base, **{name: suggest(trial, name, dim) for name, dim in space.items()}}
         params = validate_params(model_cls, values, f"tuning trial {trial.number}")
         result = generate_oof(model_cls, params, dataset, plan, executor, seed, n_jobs=n_jobs)
+        if on_trial is not None:  # e.g. record the trial for the run's deflated Sharpe
+            on_trial(trial.number, result.frame)
         return cv_log_loss(result.frame, dataset)
 
     previous = optuna.logging.get_verbosity()
@@ -130,11 +133,12 @@ def tune_config(
     n_trials: int,
     seed: int,
     n_jobs: int = 1,
+    on_trial: Callable[[int, pl.DataFrame], None] | None = None,
 ) -> TuningResult:
     """``tune`` with a model config's params as the base and its (YAML-merged) search space."""
     return tune(
         config.model_cls, config.params, dataset, plan, executor,
-        n_trials=n_trials, seed=seed, search_space=config.search_space, n_jobs=n_jobs,
+        n_trials=n_trials, seed=seed, search_space=config.search_space, n_jobs=n_jobs, on_trial=on_trial,
     )  # fmt: skip
 
 
