@@ -71,7 +71,7 @@ def bench_walk_forward(data: str) -> None:
             print(
                 f"walk-forward {name}: {wall:.1f} s ({wall / ref:.0f}× the reference), {len(summary['steps'])} steps, "
                 f"{cov['fraction']:.0%} of decisions out of sample, OOS log loss {oos['log_loss']:.4f} "
-                f"(prior {oos['prior_log_loss']:.4f}), Sharpe {oos['sharpe']:.2f}"
+                f"(prior {oos['prior_log_loss']:.4f}), Sharpe {oos['sharpe_text']}"
             )
 
 
