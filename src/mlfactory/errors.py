@@ -20,3 +20,10 @@ class ConfigError(MlfactoryError):
 
 class ArtifactError(MlfactoryError):
     """A run directory or saved artifact is missing, incomplete or tampered with."""
+
+
+def validation_summary(exc: Exception) -> str:
+    """``field.path: message`` of the first error of a pydantic ``ValidationError``."""
+    first = exc.errors()[0]  # type: ignore[attr-defined]
+    field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    return f"{field}: {first['msg']}"

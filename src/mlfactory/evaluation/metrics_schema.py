@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mlfactory.errors import ArtifactError
+from mlfactory.errors import ArtifactError, validation_summary
 
 METRICS_FILE = "metrics.json"
 SCHEMA_VERSION = 1
@@ -101,10 +101,8 @@ def parse_metrics(obj: Any, source: str) -> MetricsRecord:
     try:
         return MetricsRecord.model_validate(obj)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise ArtifactError(
-            f"{source}: not a metrics record ({field}: {first['msg']}); retrain the model with "
+            f"{source}: not a metrics record ({validation_summary(exc)}); retrain the model with "
             "`mlfactory train` or `mlfactory train-ensemble`"
         ) from None
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from mlfactory.artifacts import atomic_write_json, resolve_inside, verify_file_manifest
 from mlfactory.config import PipelineConfig
 from mlfactory.data.instruments import Instrument
-from mlfactory.errors import ArtifactError
+from mlfactory.errors import ArtifactError, validation_summary
 from mlfactory.models.base import Model
 from mlfactory.models.config import ModelConfig, model_config_from_mapping
 
@@ -107,10 +107,8 @@ def read_bundle_spec(directory: Path) -> BundleSpec:
     try:
         return BundleSpec.model_validate(obj)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise ArtifactError(
-            f"{path}: invalid bundle ({field}: {first['msg']}); retrain the ensemble with `mlfactory train-ensemble`"
+            f"{path}: invalid bundle ({validation_summary(exc)}); retrain the ensemble with `mlfactory train-ensemble`"
         ) from None
 
 
