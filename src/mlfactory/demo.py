@@ -137,6 +137,7 @@ def _line(name: str, m: MetricsRecord) -> dict[str, Any]:
         "test_log_loss": head["log_loss"],
         "prior_log_loss": head["prior_log_loss"],
         "test_sharpe": head["sharpe"],
+        "test_sharpe_interval": head["sharpe_text"],
         "test_pnl_currency": head["total_pnl_currency"],
         "deflated_sharpe": m.dsr,
     }

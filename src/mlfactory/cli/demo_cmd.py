@@ -49,7 +49,7 @@ def demo(
     for m in summary["models"]:
         console.print(
             f"{m['model']:>18}: test log loss {m['test_log_loss']:.4f} (prior {m['prior_log_loss']:.4f}), "
-            f"sharpe {m['test_sharpe']:.2f}, deflated Sharpe {_dsr(m['deflated_sharpe'])}, "
+            f"Sharpe {m['test_sharpe_interval']}, deflated Sharpe {_dsr(m['deflated_sharpe'])}, "
             f"P&L ${m['test_pnl_currency']:,.0f} after costs"
         )
     print(summary["report"])
