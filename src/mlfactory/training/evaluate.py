@@ -95,18 +95,16 @@ def evaluate_split(
     trading["holding"] = f"horizon ({horizon} bars of {tf})"
     trading.update(_evidence(data, horizon, ts, result.bar_ts, trading["strategy"]["trade_count"]))
     signal = information_coefficient_report(ts, proba, ret)
-    equity = result.equity_currency
-    bh = np.cumsum(np.diff(close, prepend=close[0])) * data.instrument.point_value
-    equity_frame = pl.DataFrame(
-        {
-            "timestamp": pl.Series(result.bar_ts).cast(pl.Datetime("ns", "UTC")),
-            "position": result.position,
-            "equity_currency": equity,
-            "drawdown_currency": equity - np.maximum.accumulate(equity),
-            "buy_and_hold_equity": bh,
-        }
-    )
-    preds = pl.DataFrame(
+    preds = predictions_frame(ts, y, ret, proba, positions)
+    equity_frame = equity_frame_of(result, close, data.instrument.point_value)
+    return SplitEvaluation(cls_report, trading, signal, preds, equity_frame)
+
+
+def predictions_frame(
+    ts: np.ndarray, y: np.ndarray, ret: np.ndarray, proba: np.ndarray, positions: np.ndarray
+) -> pl.DataFrame:
+    """``predictions_<split>.parquet``: timestamp, label, ret, the probabilities and the position."""
+    return pl.DataFrame(
         {
             "timestamp": pl.Series(ts).cast(pl.Datetime("ns", "UTC")),
             "label": y.astype(np.int8),
@@ -115,7 +113,20 @@ def evaluate_split(
             "position": positions,
         }
     )
-    return SplitEvaluation(cls_report, trading, signal, preds, equity_frame)
+
+
+def equity_frame_of(result: Any, close: np.ndarray, point_value: float) -> pl.DataFrame:
+    """``equity_<split>.parquet``: per bar, position, equity and drawdown in currency, and buy and hold."""
+    equity = result.equity_currency
+    return pl.DataFrame(
+        {
+            "timestamp": pl.Series(result.bar_ts).cast(pl.Datetime("ns", "UTC")),
+            "position": result.position,
+            "equity_currency": equity,
+            "drawdown_currency": equity - np.maximum.accumulate(equity),
+            "buy_and_hold_equity": np.cumsum(np.diff(close, prepend=close[0])) * point_value,
+        }
+    )
 
 
 def _deflated_sharpe(
