@@ -109,3 +109,14 @@ def test_cli_backtest_json(small_run: Path) -> None:
     res = CliRunner().invoke(app, ["backtest", "--run", str(small_run), "--model", "random_forest", "--horizon", "10",
                                    "--train-days", "6", "--test-days", "4"])  # fmt: skip
     assert res.exit_code == 2 and "--walk-forward" in res.output
+
+
+def test_the_prior_baseline_uses_only_labels_resolved_before_the_period(small_run: Path) -> None:
+    from mlfactory.training.walk_forward import known_class_priors
+
+    clock = RunData(small_run).clock(10)
+    start = int(clock.ts[len(clock) // 2])
+    before = known_class_priors(clock, start)
+    later = replace(clock, y=np.where(clock.ts >= start, 1, clock.y).astype(np.int8))  # perturb the future
+    np.testing.assert_array_equal(known_class_priors(later, start), before)
+    assert before.sum() == pytest.approx(1.0)

@@ -201,6 +201,15 @@ def step_metrics(
     }
 
 
+def known_class_priors(clock: DecisionClock, before_ns: int) -> np.ndarray:
+    """Class frequencies of the labels already resolved (``t1``) before ``before_ns``: the prior a
+    trader could know at the start of the evaluated period (never the period's own labels)."""
+    known = np.flatnonzero(clock.t1 < before_ns)
+    if known.size == 0:
+        return np.full(3, 1.0 / 3.0)
+    return clock.subset(known).class_priors()
+
+
 def _evaluate(
     data: RunData, clock: DecisionClock, frame: pl.DataFrame, trials: list[float], trial_id: str | None = None
 ) -> SplitEvaluation:
@@ -214,7 +223,7 @@ def _evaluate(
         proba,
         clock.y[rows],
         clock.ret[rows],
-        clock.class_priors(),
+        known_class_priors(clock, int(ts.min())),
         other_trials=trials,
         trial_id=trial_id,
         trial_kind="walk_forward",
