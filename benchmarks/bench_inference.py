@@ -8,8 +8,9 @@ bundle on the first 25 trading days (the standard one: catboost + tcn + patchtst
 settings, or ``--tabular-only``: random_forest + svm), then for each history length N:
 
 - ``update``: a live predictor warmed up on the N trading days before a point, fed the next
-  ``--minutes`` one-minute bars one at a time: p50/p99 over all bars and over the bars that close a
-  decision (the ones that compute features and predict). Flat in N once N exceeds the tails.
+  ``--minutes`` one-minute bars one at a time as JSON-like records (validation included):
+  p50/p99 over all bars and over the bars that close a decision (the ones that compute features and
+  predict). Flat in N once N exceeds the tails.
 - batch ``predict`` per bar: ``predict_bars(latest=1)`` on the N-day history (what a live system
   without state does at each decision), median of ``--repeat``.
 - ``serve``: POST /bars round trips (httpx → uvicorn in a thread → live predictor), p50/p99.
@@ -71,19 +72,24 @@ def _update_latency(
     from mlfactory.serving.live import LivePredictor
 
     live = LivePredictor.from_history(bundle, bars.head(start))
+    records = _records(bars.slice(start, minutes))
     every, decisions = [], []
-    for i in range(start, min(start + minutes, bars.height)):
-        row = bars.slice(i, 1)
+    for record in records:
+        seen = live.decisions_seen
         t = time.perf_counter()
-        out = live.update_validated(row)
+        live.update(record)  # validation included: what a feed pays per bar
         dt = time.perf_counter() - t
         every.append(dt)
-        if live.ladder.tails[live.decision_tf].closed and live.ladder.tails[live.decision_tf].closed[-1][
-            0
-        ] == int(row["timestamp"].dt.epoch("ns")[0]):
+        if live.decisions_seen > seen:
             decisions.append(dt)
-        del out
     return every, decisions, live.ladder.n_closed()
+
+
+def _records(bars: pl.DataFrame) -> list[dict]:
+    """Bars as the JSON records a feed sends (ISO 8601 UTC bar close, OHLCV)."""
+    return bars.select(
+        pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "open", "high", "low", "close", "volume"
+    ).to_dicts()
 
 
 def _serve_latency(bundle, bars: pl.DataFrame, start: int, n: int) -> list[float]:
@@ -109,13 +115,7 @@ def _serve_latency(bundle, bars: pl.DataFrame, start: int, n: int) -> list[float
             break
         except httpx.TransportError:
             time.sleep(0.05)
-    records = (
-        bars.slice(start, n)
-        .select(
-            pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "open", "high", "low", "close", "volume"
-        )
-        .to_dicts()
-    )
+    records = _records(bars.slice(start, n))
     lat = []
     with httpx.Client(base_url=base, timeout=60) as client:
         for r in records:

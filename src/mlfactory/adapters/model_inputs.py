@@ -17,10 +17,9 @@ import polars as pl
 
 from mlfactory.adapters.views import ModelInput, TabularView
 from mlfactory.adapters.windows import build_multistream_view, build_window_view
-from mlfactory.data.align import asof_align
 from mlfactory.data.instruments import Instrument
 from mlfactory.data.segments import break_ids
-from mlfactory.errors import ArtifactError, ConfigError
+from mlfactory.errors import ArtifactError, ConfigError, DataError
 from mlfactory.features.registry import feature_specs
 from mlfactory.features.store import kept_mtf_timeframes
 from mlfactory.models.base import InputKind, MtfStrategy
@@ -146,13 +145,22 @@ def build_model_inputs(
 def _tabular(
     source: BarSource, cfg: ModelConfig, names: list[str], dts: np.ndarray
 ) -> tuple[TabularView, np.ndarray]:
+    """Each decision's row: the latest feature row stamped at or before it (an as-of join by
+    ``searchsorted``, gathering only those rows, so a live decision reads one row, not the tail)."""
     frame = source.features(cfg.timeframe)
-    warm = frame.select(pl.all_horizontal(_warm_columns(cfg, source)).alias("_ok"))["_ok"]
-    right = frame.select("timestamp", *names).with_columns(warm.alias("_ok"))
-    joined = asof_align(pl.Series("timestamp", dts).cast(pl.Datetime("ns", "UTC")), right)
-    x = joined.select(names).to_numpy().astype(np.float32)
-    ok = joined["_ok"].fill_null(False).to_numpy() & np.isfinite(x).all(axis=1)
-    keep = np.flatnonzero(ok)
+    row_ts = _ns(frame["timestamp"])
+    if (np.diff(row_ts) <= 0).any() or (np.diff(dts) < 0).any():
+        raise DataError(
+            f"features on {cfg.timeframe}: feature rows and decision times must be in increasing time order"
+        )
+    at = np.searchsorted(row_ts, dts, side="right") - 1  # -1: no closed bar yet
+    has_row = at >= 0
+    rows = frame[at[has_row]]
+    x = np.full((dts.size, len(names)), np.nan, dtype=np.float32)
+    x[has_row] = rows.select(names).to_numpy().astype(np.float32)
+    warm = np.zeros(dts.size, dtype=bool)
+    warm[has_row] = rows.select(pl.all_horizontal(_warm_columns(cfg, source)))[:, 0].to_numpy()
+    keep = np.flatnonzero(warm & np.isfinite(x).all(axis=1))
     return TabularView(x[keep], dts[keep], tuple(names)), keep
 
 

@@ -101,6 +101,15 @@ def _check_values(name: str, values: np.ndarray, warmup: int, tf: str, ts: np.nd
         )
 
 
+def _check_matrix(defs: Sequence[FeatureDef], values: np.ndarray, tf: str, ts: np.ndarray) -> None:
+    """``_check_values`` on every feature at once; the first failing feature (registry order) is named."""
+    warm = np.array([d.spec.warmup_bars for d in defs], dtype=np.int64)[:, None]
+    bad = np.isinf(values) | (np.isnan(values) & (np.arange(values.shape[1])[None, :] >= warm))
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=1))[0])
+        _check_values(defs[j].spec.name, values[j], defs[j].spec.warmup_bars, tf, ts)
+
+
 def _iso(ns: int) -> str:
     return str(np.datetime64(int(ns), "ns")) + "Z"
 
@@ -124,14 +133,14 @@ def compute_features(
     defs = feature_defs(tf, instrument, names)
     state = _resolve_state(ctx, defs, fit_end, fitted)
     n = len(ctx)
-    columns: dict[str, np.ndarray] = {}
-    for d in defs:
-        values = np.asarray(d.compute(ctx), dtype=np.float64)
-        if values.shape != (n,):
-            raise RuntimeError(f"feature {d.spec.name} returned shape {values.shape}, expected ({n},)")
-        out = values.astype(np.float32)
-        _check_values(d.spec.name, out, d.spec.warmup_bars, tf, ctx.ts)
-        columns[d.spec.name] = out
+    values = np.empty((len(defs), n), dtype=np.float32)  # one row per feature: contiguous columns
+    for j, d in enumerate(defs):
+        column = np.asarray(d.compute(ctx), dtype=np.float64)
+        if column.shape != (n,):
+            raise RuntimeError(f"feature {d.spec.name} returned shape {column.shape}, expected ({n},)")
+        values[j] = column
+    _check_matrix(defs, values, tf, ctx.ts)
+    columns = {d.spec.name: values[j] for j, d in enumerate(defs)}
     warmup = max((d.spec.warmup_bars for d in defs), default=0)
     frame = pl.DataFrame({"timestamp": bars["timestamp"], **columns, "warm": np.arange(n) >= warmup})
     return frame, state

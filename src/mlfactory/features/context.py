@@ -48,9 +48,9 @@ class BarContext:
 
     @classmethod
     def from_bars(cls, bars: pl.DataFrame, tf: str, instrument: Instrument) -> BarContext:
-        check_bars(bars, tf)
+        check_columns(bars, tf)
         f64 = bars.select(pl.col(c).cast(pl.Float64) for c in ("open", "high", "low", "close", "volume"))
-        return cls(
+        ctx = cls(
             tf=tf,
             instrument=instrument,
             ts=bars["timestamp"].dt.epoch("ns").to_numpy(),
@@ -63,6 +63,29 @@ class BarContext:
             session_close=bars["session_close"].dt.epoch("ns").to_numpy(),
             trading_day=bars["trading_day"].to_numpy().astype("datetime64[D]"),
         )
+        ctx.check_values(bars)
+        return ctx
+
+    def check_values(self, bars: pl.DataFrame) -> None:
+        """Fail fast on the value contract: increasing stamps, positive prices, finite OHLCV."""
+        tf = self.tf
+        if (np.diff(self.ts) <= 0).any():
+            raise DataError(
+                f"features on {tf}: timestamps must be strictly increasing (sorted, no duplicates)"
+            )
+        ohlcv = (self.open, self.high, self.low, self.close, self.volume)
+        finite = np.logical_and.reduce([np.isfinite(a) for a in ohlcv])
+        if not finite.all():
+            row = int(np.argmin(finite))
+            raise DataError(f"features on {tf}: non-finite OHLCV at row {row} ({bars['timestamp'][row]})")
+        low = min(float(a.min()) for a in ohlcv[:4])
+        if not low > 0:
+            raise DataError(
+                f"features on {tf}: non-positive price {low} found; log-price features need positive prices "
+                "(shift or drop the affected contract's bars)"
+            )
+        if (self.volume < 0).any():
+            raise DataError(f"features on {tf}: negative volume; validate the bars first")
 
     def __len__(self) -> int:
         return len(self.close)
@@ -97,8 +120,8 @@ class BarContext:
         return per_day * session.trading_days_per_year
 
 
-def check_bars(bars: pl.DataFrame, tf: str) -> None:
-    """Fail fast on the input contract: columns, dtypes, order, positive prices."""
+def check_columns(bars: pl.DataFrame, tf: str) -> None:
+    """Fail fast on the input contract's columns: present, typed, no nulls, at least one bar."""
     check_timeframe(tf)
     missing = [c for c in REQUIRED_COLUMNS if c not in bars.columns]
     if missing:
@@ -115,22 +138,3 @@ def check_bars(bars: pl.DataFrame, tf: str) -> None:
     null_cols = [c for c in REQUIRED_COLUMNS if bars[c].null_count()]
     if null_cols:
         raise DataError(f"features on {tf}: columns {null_cols} contain nulls; validate the bars first")
-    ts = bars["timestamp"]
-    if not ts.is_sorted() or ts.n_unique() != bars.height:
-        raise DataError(f"features on {tf}: timestamps must be strictly increasing (sorted, no duplicates)")
-    prices = bars.select(pl.min_horizontal("open", "high", "low", "close").min()).item()
-    if not prices > 0:
-        raise DataError(
-            f"features on {tf}: non-positive price {prices} found; log-price features need positive prices "
-            "(shift or drop the affected contract's bars)"
-        )
-    bad = bars.select(
-        ~pl.all_horizontal(
-            pl.col(c).cast(pl.Float64).is_finite() for c in ("open", "high", "low", "close", "volume")
-        )
-    ).to_series()
-    if bad.any():
-        row = int(bad.arg_true()[0])
-        raise DataError(f"features on {tf}: non-finite OHLCV at row {row} ({bars['timestamp'][row]})")
-    if bars.select((pl.col("volume") < 0).any()).item():
-        raise DataError(f"features on {tf}: negative volume; validate the bars first")

@@ -9,8 +9,8 @@ the results are identical whichever executor runs them: jobs must be determinist
 their arguments (seeds inside the job).
 
 A job may carry ``resources`` (a :class:`~mlfactory.runtime.resources.JobResources`): Ray uses it
-to bound concurrency by memory and to give neural jobs a GPU fraction in one-shot workers; the
-local executors ignore it.
+to bound concurrency by memory and to give neural jobs a GPU fraction in one-shot workers (with
+CUDA); the local executors ignore it.
 
 ``fn`` must be a module-level function (picklable) for the process pool and Ray, and scripts using
 them need the usual ``if __name__ == "__main__":`` guard, since workers are started with ``spawn``.

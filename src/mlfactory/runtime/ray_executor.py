@@ -4,8 +4,8 @@
 ``close``; ``RayExecutor(workers, address="auto" | "ray://head:10001" | "head:6379")`` joins an
 existing cluster (and only disconnects on ``close``). Jobs carrying ``resources``
 (:class:`~mlfactory.runtime.resources.JobResources`) are submitted with those task options:
-``memory`` bounds how many run side by side on a node, neural jobs get a GPU fraction and a
-one-shot worker. Every node must be able to import ``mlfactory`` (same environment) and, for jobs
+``memory`` bounds how many run side by side on a node, neural jobs on a CUDA machine get a GPU
+fraction and a one-shot worker. Every node must be able to import ``mlfactory`` (same environment) and, for jobs
 that write their own results, reach the run directory (a shared filesystem on a real cluster).
 """
 

@@ -2,8 +2,10 @@
 
 Ray schedules a task only where its ``memory`` fits, so many small tabular jobs run side by side
 while a few large ones wait for room — concurrency bounded by memory, not all-or-nothing. Neural
-jobs ask for a fraction of a GPU when CUDA is present and run in a one-shot worker
-(``max_calls=1``), so the memory their framework caches is released when they end.
+jobs ask for a fraction of a GPU when CUDA is present and then run in a one-shot worker
+(``max_calls=1``), so the device memory CUDA's caching allocator keeps is released when they end.
+On CPU they reuse workers: a fresh worker per job re-imports torch (seconds each), which cost the
+bench_scale grid a third of its wall time, and CPU tensors are freed when the job returns.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def job_resources(family: str, dataset_bytes: int, *, gpu: bool | None = None) -
         num_cpus=1.0,
         memory=int(base + DATA_FACTOR * max(int(dataset_bytes), 0)),
         num_gpus=GPU_FRACTION if use_gpu else 0.0,
-        one_shot=neural,
+        one_shot=use_gpu,
     )
 
 

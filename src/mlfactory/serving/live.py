@@ -23,8 +23,9 @@ import numpy as np
 import polars as pl
 
 from mlfactory.adapters.stacking import probability_frame
-from mlfactory.data.align import asof_align
+from mlfactory.data.plausibility import MAX_PRICE_TICKS, MAX_VOLUME
 from mlfactory.data.resample import build_ladder
+from mlfactory.data.sessions import MINUTE_NS
 from mlfactory.data.validate import validate_bars
 from mlfactory.errors import ArtifactError, DataError
 from mlfactory.features.compute import compute_features
@@ -79,18 +80,11 @@ class TailData(InferenceData):
         frame, _ = compute_features(
             self.ladder[tf], tf, self.instrument, fitted=fitted, names=self.own_features.get(tf)
         )
-        base = frame.select("timestamp")
+        base_ts = frame["timestamp"].dt.epoch("ns").to_numpy()
         parts = [frame]
         for h in coarser_than(tf, self.config.ladder.resolved_mtf_timeframes):
-            if h in fitted.get("mtf_skipped", {}):
-                continue
-            higher = self._higher(h)
-            warm = mtf_column("warm", h)
-            cols = [c for c in higher.columns if c not in ("timestamp", warm)]
-            joined = asof_align(base, higher)
-            parts.append(
-                joined.select(pl.col(cols).fill_null(np.nan).cast(pl.Float32), pl.col(warm).fill_null(False))
-            )
+            if h not in fitted.get("mtf_skipped", {}):
+                parts.append(_join_closed(base_ts, self._higher(h), mtf_column("warm", h)))
         frame = pl.concat(parts, how="horizontal")
         self._cache[tf] = (version, frame)
         return frame
@@ -107,6 +101,20 @@ class TailData(InferenceData):
         higher = higher.rename({n: mtf_column(n, h) for n in names}).rename({"warm": mtf_column("warm", h)})
         self._cache[key] = (version, higher)
         return higher
+
+
+def _join_closed(base_ts: np.ndarray, higher: pl.DataFrame, warm: str) -> pl.DataFrame:
+    """Per base stamp, the values of the latest ``higher`` bar closed at or before it: the as-of join
+    of ``features.mtf.mtf_indicator_features`` as a ``searchsorted`` gather (NaN and not warm
+    before the first closed bar)."""
+    at = np.searchsorted(higher["timestamp"].dt.epoch("ns").to_numpy(), base_ts, side="right") - 1
+    cols = [c for c in higher.columns if c not in ("timestamp", warm)]
+    rows = higher[np.maximum(at, 0)]
+    before = pl.Series(at < 0)
+    return rows.select(
+        *(pl.when(before).then(np.nan).otherwise(pl.col(c)).cast(pl.Float32).alias(c) for c in cols),
+        pl.when(before).then(False).otherwise(pl.col(warm)).alias(warm),
+    )
 
 
 class LivePredictor:
@@ -128,6 +136,7 @@ class LivePredictor:
         self.dropped: dict[str, int] = {}  # bars a validation policy dropped, by problem
         self._feature_cache: dict[str, tuple[Any, pl.DataFrame]] = {}
         self._base_bars = base_bars_needed(bundle, self.needs)
+        self._session: tuple[int, int, pl.DataFrame] | None = None  # (open ns, close ns, columns)
 
     # ---- construction ----
     @classmethod
@@ -140,6 +149,7 @@ class LivePredictor:
         lengths = {tf: report.get(tf, {}).get("length", needs.initial_length(tf)) for tf in needs.timeframes}
         live = cls(bundle, lengths, report)
         live.ladder.warm(bars_1m)
+        live._remember_session(bars_1m)
         live.bars_seen = bars_1m.height
         return live
 
@@ -184,13 +194,57 @@ class LivePredictor:
                     )
         if frame.height == 0:
             return frame
+        quick = self._clean_minute(frame)
+        if quick is not None:
+            return quick
         clean, _ = validate_bars(
             frame,
             path=Path(source),
             instrument=self.bundle.instrument,
             policies=self.bundle.config.data.validation,
         )
-        return clean.drop("row")
+        clean = clean.drop("row")
+        self._remember_session(clean)
+        return clean
+
+    def _remember_session(self, bars_1m: pl.DataFrame) -> None:
+        """The session of the last accepted minute, for ``_clean_minute``."""
+        if bars_1m.height:
+            last = bars_1m.tail(1)
+            self._session = (
+                int(last["session_open"].dt.epoch("ns")[0]),
+                int(last["session_close"].dt.epoch("ns")[0]),
+                last.select("trading_day", "session_open", "session_close"),
+            )
+
+    def _clean_minute(self, frame: pl.DataFrame) -> pl.DataFrame | None:
+        """One minute that every check of ``validate_bars`` would accept unchanged, with its session
+        columns; None (the full validation runs) for anything else.
+
+        Accepted: finite positive prices, high/low around open and close, finite positive volume,
+        a whole-minute stamp inside the session of the last accepted minute, and prices within the
+        plausibility band around the bar's own close (``implausible_values`` on a single row, whose
+        trailing level is that close). One row has no history, so no spike or roll can be flagged.
+        """
+        if frame.height != 1 or self._session is None:
+            return None
+        s_open, s_close, session = self._session
+        ts = int(frame["timestamp"].dt.epoch("ns")[0])
+        o, h, lo, c, v = (float(frame[k][0]) for k in ("open", "high", "low", "close", "volume"))
+        if not all(math.isfinite(x) for x in (o, h, lo, c, v)) or min(o, h, lo, c) <= 0 or v <= 0:
+            return None
+        if h < max(o, c) or lo > min(o, c) or h < lo or ts % MINUTE_NS or not s_open < ts <= s_close:
+            return None
+        policies, inst = self.bundle.config.data.validation, self.bundle.instrument
+        band = policies.implausible_ticks * inst.tick_size
+        for p in (o, h, lo, c):
+            ratio = p / c
+            plausible = 1.0 / policies.implausible_factor <= ratio <= policies.implausible_factor
+            if not (plausible or abs(p - c) <= band) or abs(p) > MAX_PRICE_TICKS * inst.tick_size:
+                return None
+        if v > MAX_VOLUME:
+            return None
+        return pl.concat([frame.drop("row"), session], how="horizontal")
 
     def update(self, bar: Mapping[str, Any]) -> pl.DataFrame:
         """One closed 1-minute bar (validated here) → the predictions of the decisions it closed."""
@@ -370,6 +424,13 @@ def bars_frame(bars: Sequence[Mapping[str, Any]] | pl.DataFrame, source: str) ->
 
 
 def _empty_predictions() -> pl.DataFrame:
+    return _EMPTY_PREDICTIONS
+
+
+def _empty_frame() -> pl.DataFrame:
     return probability_frame(np.empty(0, np.int64), np.empty((0, 3))).with_columns(
         pl.Series("position", np.empty(0, np.float64)), pl.Series("bases_used", [], dtype=pl.String)
     )
+
+
+_EMPTY_PREDICTIONS = _empty_frame()  # polars frames are immutable: one shared empty result

@@ -103,11 +103,21 @@ class TimeframeTail:
     closed: deque = field(default_factory=deque)
     open_bin: OpenBin | None = None
     last_closed_key: int | None = None
+    version: int = 0  # bumped whenever ``closed`` changes; keys the frame cache
+    _frame: tuple[int, pl.DataFrame] | None = field(default=None, repr=False)
 
     def push_closed(self, row: tuple[Any, ...]) -> None:
         self.closed.append(row)
         while len(self.closed) > self.length:
             self.closed.popleft()
+        self.version += 1
+
+    def extend_closed(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        self.closed.clear()
+        self.closed.extend(rows)
+        while len(self.closed) > self.length:
+            self.closed.popleft()
+        self.version += 1
 
     def close_open(self) -> bool:
         """Close the open bin; True when it is a complete bar (appended to the tail)."""
@@ -120,6 +130,12 @@ class TimeframeTail:
         return True
 
     def frame(self) -> pl.DataFrame:
+        """The closed bars in the ladder schema, rebuilt only after the tail changed."""
+        if self._frame is None or self._frame[0] != self.version:
+            self._frame = (self.version, self._build_frame())
+        return self._frame[1]
+
+    def _build_frame(self) -> pl.DataFrame:
         cols = list(zip(*self.closed, strict=True)) if self.closed else [[] for _ in ROW_FIELDS]
         data = dict(zip(ROW_FIELDS, cols, strict=True))
         return pl.DataFrame(
@@ -204,7 +220,6 @@ class LiveLadder:
         s_open = int(bars_1m["session_open"].dt.epoch("ns")[-1])
         s_close = int(bars_1m["session_close"].dt.epoch("ns")[-1])
         for tf, tail in self.tails.items():
-            tail.closed.clear()
             tail.open_bin = None
             if tf == "1m":
                 frame = bars_1m.tail(tail.length)
@@ -213,7 +228,7 @@ class LiveLadder:
                     pl.lit(1, pl.Int32).alias("n_minutes"), "trading_day",
                     pl.col("session_open").dt.epoch("ns"), pl.col("session_close").dt.epoch("ns"),
                 ).rows()  # fmt: skip
-                tail.closed.extend(rows)
+                tail.extend_closed(rows)
                 continue
             bars = resample(bars_1m, tf, partial="flag")
             key, cut_end = _bin_of(int(ts[-1]), s_open, s_close, tf)
@@ -227,7 +242,7 @@ class LiveLadder:
                 )  # fmt: skip
                 bars = bars.head(bars.height - 1)
             bars = bars.filter(pl.col("complete")).tail(tail.length)
-            tail.closed.extend(_rows(bars))
+            tail.extend_closed(_rows(bars))
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {tf: tail.frame() for tf, tail in self.tails.items()}
@@ -256,7 +271,7 @@ class LiveLadder:
             ob = state["open_bins"][tf]
             tail.open_bin = OpenBin.from_json(ob) if ob else None
             tail.last_closed_key = state["last_closed_keys"][tf]
-            tail.closed.extend(_rows(frames[tf]))
+            tail.extend_closed(_rows(frames[tf]))
         return ladder
 
 

@@ -22,7 +22,7 @@ from mlfactory.models.base import PROBA_COLUMNS
 from mlfactory.pipeline import load_and_validate
 from mlfactory.serving.bundle import GUARD_CANDIDATES, Bundle
 from mlfactory.serving.inference import combiner_bases, predict_bars
-from mlfactory.serving.live import BAR_FIELDS, LivePredictor, TailData
+from mlfactory.serving.live import BAR_FIELDS, LivePredictor, TailData, bars_frame
 
 EXACT = 1e-9
 # Against one batch call over the whole file: linear and kernel models compute in float64, so a row's
@@ -143,6 +143,35 @@ def test_streaming_across_a_holiday_equals_batch(tabular_bundles: dict[str, Bund
     assert all(live.ladder.tails[tf].length == r["length"] for tf, r in live.tails_report.items())
     stream = live.update_validated(bars.slice(split, 150))
     _assert_same(stream, bundle, bars.head(split + 150), bars["timestamp"][split - 1])
+
+
+def test_clean_minutes_skip_the_full_validation_with_the_same_result(
+    bars_of, tabular_bundles: dict[str, Bundle]
+) -> None:
+    """The live fast path for a clean minute gives exactly what ``validate_bars`` gives, across a
+    session break, and anything unusual goes through the full validation."""
+    bundle = tabular_bundles["meta"]
+    bars = bars_of(bundle)
+    split = _across_session_break(bars, before=30, after=60)
+    live = LivePredictor.from_history(bundle, bars.head(split))
+    policies = bundle.config.data.validation
+    fast = 0
+    for r in bars.slice(split, 90).select(BAR_FIELDS).to_dicts():
+        frame = bars_frame([r], "test")
+        full, _ = validate_bars(frame, path=Path("test"), instrument=bundle.instrument, policies=policies)
+        fast += live._clean_minute(frame) is not None
+        got = live.validate([r])
+        assert got.equals(full.drop("row"))
+        live.update_validated(got)
+    assert fast >= 80  # all but the first minute of the new session (a new session is looked up)
+    last = bars.slice(split + 90, 1).select(BAR_FIELDS).to_dicts()[0]
+    unusual = [
+        {**last, "volume": 0.0},  # zero volume: kept with a warning by the policy, not by the fast path
+        {**last, "high": last["close"] * 10},  # implausible: refused by the full validation
+        {**last, "low": last["high"] + 1.0},  # inconsistent OHLC: repaired by the full validation
+    ]
+    for bar in unusual:
+        assert live._clean_minute(bars_frame([bar], "test")) is None
 
 
 def test_saved_state_continues_without_the_history(

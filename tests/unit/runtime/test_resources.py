@@ -1,4 +1,4 @@
-"""Job resources: memory grows with the dataset, neural jobs get one-shot workers; peak memory is measured."""
+"""Job resources: memory grows with the dataset, neural jobs get a GPU fraction and one-shot workers with CUDA; peak memory is measured."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ def test_memory_estimate_grows_with_the_dataset():
     assert small.ray_options() == {"num_cpus": 1.0, "memory": small.memory}
 
 
-def test_neural_jobs_run_one_shot_and_take_a_gpu_fraction_only_with_cuda():
+def test_neural_jobs_take_a_gpu_fraction_and_a_one_shot_worker_only_with_cuda():
     cpu = job_resources("transformer", 1_000, gpu=False)
-    assert cpu.one_shot and cpu.num_gpus == 0 and cpu.memory >= NEURAL_MEMORY
+    assert not cpu.one_shot and cpu.num_gpus == 0 and cpu.memory >= NEURAL_MEMORY
     assert "num_gpus" not in cpu.ray_options()
     gpu = job_resources("cnn", 1_000, gpu=True)
-    assert 0 < gpu.ray_options()["num_gpus"] < 1
+    assert 0 < gpu.ray_options()["num_gpus"] < 1 and gpu.one_shot
     assert not job_resources("classical", 1_000, gpu=True).one_shot
     assert job_resources("classical", 1_000, gpu=True).num_gpus == 0
 

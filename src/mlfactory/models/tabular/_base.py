@@ -61,6 +61,24 @@ def resolve_n_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
+_THREADPOOLS: Any = None
+
+
+def limit_threads(n: int) -> Any:
+    """A context capping the BLAS/OpenMP thread pools at ``n`` threads.
+
+    The controller that finds the loaded libraries is built once per process: building it scans
+    the process's shared libraries (about 5 ms), which a live predictor would pay at every bar.
+    """
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        import sklearn  # noqa: F401  (load its OpenMP runtime before the scan)
+        from threadpoolctl import ThreadpoolController
+
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=n)
+
+
 class TabularModel(Model):
     """Base of the 2D models; subclasses fill in the array-level hooks."""
 

@@ -16,7 +16,14 @@ from pydantic import Field
 from mlfactory.models.base import Family, ModelParams
 from mlfactory.models.config import float_dim
 from mlfactory.models.registry import register
-from mlfactory.models.tabular._base import ClassWeight, TabularModel, ValArrays, dump_skops, load_skops
+from mlfactory.models.tabular._base import (
+    ClassWeight,
+    TabularModel,
+    ValArrays,
+    dump_skops,
+    limit_threads,
+    load_skops,
+)
 
 MODEL_FILE = "model.skops"
 TRUSTED_TYPES = (
@@ -55,20 +62,18 @@ class LogisticModel(TabularModel):
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-        from threadpoolctl import threadpool_limits
 
         p = self.params
         pipe = make_pipeline(
             StandardScaler(),
             LogisticRegression(C=p.C, max_iter=p.max_iter, tol=p.tol, random_state=self.seed),
         )
-        with threadpool_limits(limits=self.threads):
+        with limit_threads(self.threads):
             self.estimator_ = pipe.fit(x, y, logisticregression__sample_weight=w)
 
     def _predict_arrays(self, x: np.ndarray) -> np.ndarray:
-        from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=self.threads):
+        with limit_threads(self.threads):
             return self.estimator_.predict_proba(x)
 
     def _save_native(self, directory: Path) -> list[str]:

@@ -29,7 +29,14 @@ from pydantic import Field
 from mlfactory.models.base import Family, ModelParams
 from mlfactory.models.config import float_dim
 from mlfactory.models.registry import register
-from mlfactory.models.tabular._base import ClassWeight, TabularModel, ValArrays, dump_skops, load_skops
+from mlfactory.models.tabular._base import (
+    ClassWeight,
+    TabularModel,
+    ValArrays,
+    dump_skops,
+    limit_threads,
+    load_skops,
+)
 
 MODEL_FILE = "model.skops"
 TRUSTED_TYPES = (
@@ -104,9 +111,8 @@ class RidgeModel(TabularModel):
         return self._ridge().fit(x, y, ridgeclassifier__sample_weight=w)
 
     def _fit_arrays(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, val: ValArrays | None) -> None:
-        from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=self.threads):
+        with limit_threads(self.threads):
             ridge = self._fit_ridge(x, y, w)
             if val is not None and len(val[1]):
                 self.calibrated_on_ = "val"
@@ -124,9 +130,8 @@ class RidgeModel(TabularModel):
         self.estimator_ = ridge
 
     def _predict_arrays(self, x: np.ndarray) -> np.ndarray:
-        from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=self.threads):
+        with limit_threads(self.threads):
             scores = ridge_scores(self.estimator_, x)
         return softmax(scores / self.temperature_)
 

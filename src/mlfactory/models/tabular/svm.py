@@ -24,7 +24,14 @@ from pydantic import Field
 from mlfactory.models.base import Family, ModelParams
 from mlfactory.models.config import categorical_dim, float_dim
 from mlfactory.models.registry import register
-from mlfactory.models.tabular._base import ClassWeight, TabularModel, ValArrays, dump_skops, load_skops
+from mlfactory.models.tabular._base import (
+    ClassWeight,
+    TabularModel,
+    ValArrays,
+    dump_skops,
+    limit_threads,
+    load_skops,
+)
 
 MODEL_FILE = "model.skops"
 TRUSTED_TYPES = (
@@ -69,7 +76,6 @@ class SVMModel(TabularModel):
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
         from sklearn.svm import LinearSVC
-        from threadpoolctl import threadpool_limits
 
         p = self.params
         steps: list[Any] = [StandardScaler()]
@@ -78,7 +84,7 @@ class SVMModel(TabularModel):
             steps.append(Nystroem(kernel="rbf", gamma=p.gamma, n_components=n_comp, random_state=self.seed))
         steps.append(LinearSVC(C=p.C, max_iter=p.max_iter, tol=p.tol, random_state=self.seed))
         svm = make_pipeline(*steps)
-        with threadpool_limits(limits=self.threads):
+        with limit_threads(self.threads):
             svm.fit(x, y, linearsvc__sample_weight=w)
             if val is not None and len(np.unique(val[1])) == self.n_classes_:
                 self.calibrated_on_ = "val"
@@ -100,9 +106,8 @@ class SVMModel(TabularModel):
         return s.reshape(len(x), -1)
 
     def _predict_arrays(self, x: np.ndarray) -> np.ndarray:
-        from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=self.threads):
+        with limit_threads(self.threads):
             cal = self.calibrator_.predict_proba(self._scores(self.svm_, x))
         out = np.zeros((len(x), self.n_classes_))
         out[:, self.calibrator_.classes_] = cal
