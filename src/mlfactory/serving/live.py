@@ -109,12 +109,13 @@ def _join_closed(base_ts: np.ndarray, higher: pl.DataFrame, warm: str) -> pl.Dat
     before the first closed bar)."""
     at = np.searchsorted(higher["timestamp"].dt.epoch("ns").to_numpy(), base_ts, side="right") - 1
     cols = [c for c in higher.columns if c not in ("timestamp", warm)]
-    rows = higher[np.maximum(at, 0)]
-    before = pl.Series(at < 0)
-    return rows.select(
-        *(pl.when(before).then(np.nan).otherwise(pl.col(c)).cast(pl.Float32).alias(c) for c in cols),
-        pl.when(before).then(False).otherwise(pl.col(warm)).alias(warm),
-    )
+    before = at < 0
+    rows = np.maximum(at, 0)
+    values = higher.select(cols).to_numpy().astype(np.float32)[rows]
+    values[before] = np.nan
+    is_warm = higher[warm].to_numpy()[rows]
+    is_warm[before] = False
+    return pl.DataFrame({**{c: values[:, j] for j, c in enumerate(cols)}, warm: is_warm})
 
 
 class LivePredictor:
