@@ -1,10 +1,12 @@
 """The live predictor: a bundle fed one closed 1-minute bar at a time.
 
 ``LivePredictor.update(bar)`` advances the ladder's open bars (``live_ladder``) and, when a
-decision-timeframe bar closes, recomputes the features the bundle's models use on bounded tails of
-closed bars with the batch kernels (``features.store.build_feature_frame`` with the bundle's fitted
-state) and runs the same prediction code as batch ``predict`` on them — so streaming equals batch
-by construction, and the cost depends on the tail lengths (``tails``), not on the history.
+decision-timeframe bar closes, recomputes the features the bundle's models use — each on its own
+verified tail of closed bars, with the batch kernels and the bundle's fitted state (``tail_data``)
+— and runs the same prediction code as batch ``predict`` on them. So streaming equals batch by
+construction, and the cost depends on the features' tail lengths (``tails``), not on the history.
+A clean minute (the common case) is accepted by a fast check that gives what the full validation
+would (``_clean_minute``); anything unusual goes through ``validate_bars`` with the bundle's policies.
 
 Warm-up: ``from_history`` validates a history with the bundle's conventions, checks that it is long
 enough for every base, builds the tails, and verifies the tail lengths on it. ``save_state`` writes
@@ -28,94 +30,20 @@ from mlfactory.data.resample import build_ladder
 from mlfactory.data.sessions import MINUTE_NS
 from mlfactory.data.validate import validate_bars
 from mlfactory.errors import ArtifactError, DataError
-from mlfactory.features.compute import compute_features
-from mlfactory.features.mtf import DEFAULT_MTF_FEATURES, mtf_column
 from mlfactory.features.registry import feature_defs
-from mlfactory.features.store import coarser_than
 from mlfactory.models.base import InputKind
 from mlfactory.serving.bundle import Bundle
-from mlfactory.serving.inference import InferenceData, combiner_bases, predict_data
+from mlfactory.serving.inference import combiner_bases, predict_data
 from mlfactory.serving.live_ladder import LiveLadder
+from mlfactory.serving.tail_data import TailData
 from mlfactory.serving.tails import TailNeeds, tail_needs, verify_tails
 from mlfactory.timeframes import tf_minutes
 
-STATE_FORMAT = "mlfactory-live-state/1"
+STATE_FORMAT = "mlfactory-live-state/2"  # /2: per-feature tail lengths
 BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+KEEP_RECENT = 2_000  # feature rows per timeframe kept for drift monitoring
 MAX_LIVE_GAP_NS = 366 * 86_400 * 1_000_000_000  # a live bar more than a year after the last one is refused
-
-
-class TailData(InferenceData):
-    """The run-data interface over the live predictor's tails (no 1-minute history)."""
-
-    def __init__(
-        self,
-        ladder: dict[str, pl.DataFrame],
-        bundle: Bundle,
-        own_features: dict[str, list[str]],
-        cache: dict[str, tuple[Any, pl.DataFrame]],
-        versions: dict[str, Any],
-    ):
-        self.config = bundle.config
-        self.instrument = bundle.instrument
-        self.fitted = bundle.fitted
-        self.own_features = own_features
-        self.ladder = ladder
-        self._features = {}
-        self._cache, self._versions = cache, versions
-
-    def features(self, tf: str) -> pl.DataFrame:
-        """A timeframe's frame, reused until a bar of it or of a coarser MTF timeframe closes.
-
-        ``features.store.build_feature_frame`` step by step, with each coarser timeframe's indicator
-        frame reused until a bar of that timeframe closes (the parity tests hold it to the batch).
-        """
-        version = self._versions.get(tf)
-        hit = self._cache.get(tf)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        if tf not in self.fitted:
-            return super().features(tf)  # raises the batch path's error
-        fitted = self.fitted[tf]
-        frame, _ = compute_features(
-            self.ladder[tf], tf, self.instrument, fitted=fitted, names=self.own_features.get(tf)
-        )
-        base_ts = frame["timestamp"].dt.epoch("ns").to_numpy()
-        parts = [frame]
-        for h in coarser_than(tf, self.config.ladder.resolved_mtf_timeframes):
-            if h not in fitted.get("mtf_skipped", {}):
-                parts.append(_join_closed(base_ts, self._higher(h), mtf_column("warm", h)))
-        frame = pl.concat(parts, how="horizontal")
-        self._cache[tf] = (version, frame)
-        return frame
-
-    def _higher(self, h: str) -> pl.DataFrame:
-        """MTF indicator features of the closed ``h`` bars (``mtf_indicator_features`` before its join)."""
-        version = self._versions.get(("mtf", h))
-        key = f"mtf:{h}"
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        names = list(dict.fromkeys(self.config.features.mtf_features or DEFAULT_MTF_FEATURES))
-        higher, _ = compute_features(self.ladder[h], h, self.instrument, names=names)
-        higher = higher.rename({n: mtf_column(n, h) for n in names}).rename({"warm": mtf_column("warm", h)})
-        self._cache[key] = (version, higher)
-        return higher
-
-
-def _join_closed(base_ts: np.ndarray, higher: pl.DataFrame, warm: str) -> pl.DataFrame:
-    """Per base stamp, the values of the latest ``higher`` bar closed at or before it: the as-of join
-    of ``features.mtf.mtf_indicator_features`` as a ``searchsorted`` gather (NaN and not warm
-    before the first closed bar)."""
-    at = np.searchsorted(higher["timestamp"].dt.epoch("ns").to_numpy(), base_ts, side="right") - 1
-    cols = [c for c in higher.columns if c not in ("timestamp", warm)]
-    before = at < 0
-    rows = np.maximum(at, 0)
-    values = higher.select(cols).to_numpy().astype(np.float32)[rows]
-    values[before] = np.nan
-    is_warm = higher[warm].to_numpy()[rows]
-    is_warm[before] = False
-    return pl.DataFrame({**{c: values[:, j] for j, c in enumerate(cols)}, warm: is_warm})
 
 
 class LivePredictor:
@@ -138,6 +66,8 @@ class LivePredictor:
         self._feature_cache: dict[str, tuple[Any, pl.DataFrame]] = {}
         self._base_bars = base_bars_needed(bundle, self.needs)
         self._session: tuple[int, int, pl.DataFrame] | None = None  # (open ns, close ns, columns)
+        self.keep_recent = KEEP_RECENT
+        self._recent: dict[str, pl.DataFrame] = {}
 
     # ---- construction ----
     @classmethod
@@ -151,6 +81,7 @@ class LivePredictor:
         live = cls(bundle, lengths, report)
         live.ladder.warm(bars_1m)
         live._remember_session(bars_1m)
+        live._seed_recent()
         live.bars_seen = bars_1m.height
         return live
 
@@ -284,14 +215,32 @@ class LivePredictor:
     def predict_latest(self, k: int = 1) -> pl.DataFrame:
         """Predictions at the last ``k`` closed decision bars, from the tails."""
         data = TailData(
-            self.ladder.frames(), self.bundle, self.needs.own, self._feature_cache, self._versions()
-        )
+            self.ladder.frames(), self.bundle, self.needs.own, self._feature_cache, self._versions(),
+            self.tails_report, self.needs.rows,
+        )  # fmt: skip
         result, _ = predict_data(self.bundle, data, latest=k, allow_empty=True)
+        self._remember_features()
         return result
 
     def feature_frames(self) -> dict[str, pl.DataFrame]:
-        """The feature frames of the last prediction, per timeframe (drift reads their recent rows)."""
-        return {tf: frame for tf, (_, frame) in self._feature_cache.items() if not tf.startswith("mtf:")}
+        """The last ``keep_recent`` feature rows of each timeframe (drift reads their recent rows)."""
+        return dict(self._recent)
+
+    def _remember_features(self) -> None:
+        """Append the rows of the frames just computed to the recent rows (the decision frames hold
+        only the last few rows of a timeframe, which every decision covers)."""
+        for tf, (_, frame) in list(self._feature_cache.items()):
+            if tf.startswith("mtf:"):
+                continue
+            old = self._recent.get(tf)
+            if old is not None and old.height:
+                frame = pl.concat([old, frame.filter(pl.col("timestamp") > old["timestamp"][-1])])
+            self._recent[tf] = frame.tail(self.keep_recent)
+
+    def _seed_recent(self) -> None:
+        """Recent feature rows from the whole tails (once, at warm-up or restore)."""
+        data = TailData(self.ladder.frames(), self.bundle, self.needs.own, {}, {})
+        self._recent = {tf: data.features(tf).tail(self.keep_recent) for tf in self.needs.own}
 
     def _versions(self) -> dict[str, Any]:
         """Per feature timeframe, the last closed stamps of it and of every coarser timeframe."""
@@ -327,7 +276,10 @@ class LivePredictor:
             raise ArtifactError(f"{path}: no live state here; warm up from a history file (--warmup FILE)")
         state = json.loads(path.read_text())
         if state.get("format") != STATE_FORMAT:
-            raise ArtifactError(f"{path}: not a live predictor state (format {state.get('format')!r})")
+            raise ArtifactError(
+                f"{path}: live state format {state.get('format')!r} is not {STATE_FORMAT!r}; warm up again "
+                "from a history file (--warmup FILE)"
+            )
         if state.get("bundle_id") != bundle.spec.ensemble_id:
             raise ArtifactError(
                 f"{path}: state of bundle {state.get('bundle_id')!r}, not of {bundle.spec.ensemble_id!r}; "
@@ -338,6 +290,7 @@ class LivePredictor:
         live = cls(bundle, lengths, state["tails_report"])
         live.ladder = LiveLadder.from_state(state["ladder"], frames)
         live.bars_seen = int(state["bars_seen"])
+        live._seed_recent()
         return live
 
 

@@ -7,6 +7,13 @@ ATR/ADX, KAMA, ...) to forget their seed. (d) is not assumed: ``verify_tails`` r
 feature on the history and on tails of the proposed length and doubles the length until the second
 half of each tail is bit-identical to the batch values (float32 features), so the kept length has a
 2x margin on the data it was checked on.
+
+The length is found per feature, not per timeframe: an ATR over a trading day of 5m bars needs
+~9,000 bars to forget its seed in float32 while a wavelet energy needs a few hundred, and at each
+decision a feature is computed on its own tail (``feature_tails``) — the cost is the sum of the
+features' own tails, not every feature on the longest one. A timeframe keeps the longest tail its
+features need; the live predictor uses only the last ``rows`` values of each feature (the windows
+and the as-of joins it serves), which lie in the verified half of every feature's tail.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from mlfactory.timeframes import tf_minutes
 # A first guess of the extra warm-ups recursive smoothers need to forget their seed in float32;
 # verify_tails doubles the tail until the values agree with the whole history.
 RECURSION_MARGIN = 2
+ROWS_MARGIN = 8
 MAX_TAIL = 200_000
 
 
@@ -44,6 +52,7 @@ class TailNeeds:
     seq_len: dict[str, int]  # longest window a sequence base reads on the timeframe
     warmup: dict[str, int]  # registry warm-up of the features computed there
     session_bars: dict[str, int]
+    rows: dict[str, int]  # feature rows a decision reads on the timeframe (``rows_needed``)
 
     @property
     def timeframes(self) -> tuple[str, ...]:
@@ -53,9 +62,16 @@ class TailNeeds:
         """Bars of ``tf`` before a decision can use it (warm-up plus a window)."""
         return self.warmup[tf] + self.seq_len.get(tf, 0) + 1
 
-    def initial_length(self, tf: str) -> int:
-        w = self.warmup[tf]
-        return self.session_bars[tf] + RECURSION_MARGIN * w + self.seq_len.get(tf, 0) + 1
+    def initial_length(self, tf: str, warmup: int | None = None) -> int:
+        """A first tail length: a session, the warm-up with a margin, and the rows a decision reads."""
+        w = self.warmup[tf] if warmup is None else warmup
+        return self.session_bars[tf] + RECURSION_MARGIN * w + 2 * self.rows[tf]
+
+    def rows_needed(self, tf: str, decision_tf: str) -> int:
+        """Feature rows a decision reads: a sequence window plus the bars of ``tf`` that close between
+        two decisions, with a margin (all must lie in the verified half of a feature's tail)."""
+        between = math.ceil(tf_minutes(decision_tf) / tf_minutes(tf))
+        return self.seq_len.get(tf, 0) + between + ROWS_MARGIN
 
 
 def _warmup(tf: str, instrument: Instrument, names: Sequence[str]) -> int:
@@ -92,13 +108,21 @@ def tail_needs(bundle: Any) -> TailNeeds:
         tf: max(_warmup(tf, inst, sorted(own.get(tf, ()))), _warmup(tf, inst, sorted(mtf.get(tf, ()))))
         for tf in sorted(tfs, key=tf_minutes)
     }
-    return TailNeeds(
+    needs = TailNeeds(
         own={tf: sorted(n) for tf, n in own.items()},
         mtf={tf: sorted(n) for tf, n in mtf.items()},
         seq_len=seq,
         warmup=warm,
         session_bars={tf: math.ceil(minutes / tf_minutes(tf)) + 1 for tf in warm},
+        rows={},
     )
+    decision_tf = cfg.ladder.base_timeframe
+    rows = {tf: needs.rows_needed(tf, decision_tf) for tf in warm}
+    # an MTF frame is joined onto its finer timeframes' rows: it needs as many rows as they read
+    for h in mtf:
+        rows[h] = max([rows[h], *(rows[tf] + 2 for tf in feature_tfs if h in coarser_than(tf, mtf_all))])
+    needs.rows.update(rows)
+    return needs
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -113,40 +137,71 @@ def _feature_matrix(bars: pl.DataFrame, tf: str, inst: Instrument, names, fitted
 
 
 def verify_tails(bundle: Any, needs: TailNeeds, ladder: dict[str, pl.DataFrame]) -> dict[str, dict[str, Any]]:
-    """Tail length per timeframe, checked on ``ladder`` (the warm-up history's batch ladder).
+    """Tail lengths per timeframe and per feature, checked on ``ladder`` (the warm-up history's batch ladder).
 
-    Returns ``{tf: {"length": T, "verified": bool, "checked_rows": n}}``; ``verified`` is False when the
-    history is shorter than the tail (the tail then holds the whole history, which is exact).
+    Returns ``{tf: {"length": T, "verified": bool, "checked_rows": n, "own": {feature: T_f},
+    "mtf": {feature: T_f}}}`` with ``T`` the longest ``T_f``; ``verified`` is False when the history is
+    shorter than a tail (the tail then holds the whole history, which is exact).
     """
     inst = bundle.instrument
     out: dict[str, dict[str, Any]] = {}
     for tf in needs.timeframes:
         bars = ladder[tf]
-        own, mtf = needs.own.get(tf, []), needs.mtf.get(tf, [])
-        fitted = bundle.fitted.get(tf) if own else None
-        length = needs.initial_length(tf)
-        if bars.height <= length or not (own or mtf):
-            out[tf] = {"length": length, "verified": False, "checked_rows": 0}
-            continue
-        full = np.hstack(
-            [_feature_matrix(bars, tf, inst, own, fitted), _feature_matrix(bars, tf, inst, mtf, None)]
-        )
-        while True:
-            tail = bars.tail(length)
-            part = np.hstack(
-                [_feature_matrix(tail, tf, inst, own, fitted), _feature_matrix(tail, tf, inst, mtf, None)]
-            )
-            half = length // 2
-            if _same(part[half:], full[bars.height - length + half :]):
-                out[tf] = {"length": length, "verified": True, "checked_rows": length - half}
-                break
-            length *= 2
-            if length >= bars.height:
-                out[tf] = {"length": length, "verified": False, "checked_rows": 0}
-                break
-            if length > MAX_TAIL:
-                raise DataError(
-                    f"live features on {tf}: values on a {length}-bar tail still differ from the whole history; "
-                    "a feature of this bundle does not forget its start — it cannot be served incrementally"
-                )
+        own = _feature_lengths(bars, tf, inst, needs, needs.own.get(tf, []), bundle.fitted.get(tf))
+        mtf = _feature_lengths(bars, tf, inst, needs, needs.mtf.get(tf, []), None)
+        lengths = [v for v, _ in (*own.values(), *mtf.values())]
+        length = max(lengths, default=needs.initial_length(tf))
+        verified = bool(lengths) and all(ok for _, ok in (*own.values(), *mtf.values()))
+        out[tf] = {
+            "length": length,
+            "verified": verified,
+            "checked_rows": length - length // 2 if verified else 0,
+            "own": {n: v for n, (v, _) in own.items()},
+            "mtf": {n: v for n, (v, _) in mtf.items()},
+        }
     return out
+
+
+def _feature_lengths(
+    bars: pl.DataFrame, tf: str, inst: Instrument, needs: TailNeeds, names: list[str], fitted: Any
+) -> dict[str, tuple[int, bool]]:
+    """Per feature, the shortest doubled tail whose second half equals the whole history, and whether
+    that was checked (False: the history is shorter than the tail)."""
+    if not names:
+        return {}
+    defs = {d.spec.name: d for d in feature_defs(tf, inst, names)}
+    length = {n: needs.initial_length(tf, defs[n].spec.warmup_bars) for n in names}
+    if bars.height <= max(length.values()):
+        return {n: (max(length.values()), False) for n in names}
+    full = _feature_matrix(bars, tf, inst, names, fitted)
+    col = {n: j for j, n in enumerate(names)}
+    done: dict[str, tuple[int, bool]] = {}
+    pending = list(names)
+    while pending:
+        for size in sorted({length[n] for n in pending}):
+            group = [n for n in pending if length[n] == size]
+            if size >= bars.height:
+                done.update({n: (size, False) for n in group})
+                continue
+            if size > MAX_TAIL:
+                raise DataError(
+                    f"live features on {tf}: {group[:3]} still differ from the whole history on a {size}-bar "
+                    "tail; such a feature does not forget its start — it cannot be served incrementally"
+                )
+            part = _feature_matrix(bars.tail(size), tf, inst, group, fitted)
+            half = size // 2
+            for j, n in enumerate(group):
+                if _same(part[half:, j], full[bars.height - size + half :, col[n]]):
+                    done[n] = (size, True)
+                else:
+                    length[n] = size * 2
+        pending = [n for n in pending if n not in done]
+    return done
+
+
+def feature_tails(report: dict[str, Any], names: Sequence[str], default: int) -> dict[int, list[str]]:
+    """``names`` grouped by the tail each is computed on (``verify_tails``' per-feature lengths)."""
+    groups: dict[int, list[str]] = {}
+    for n in names:
+        groups.setdefault(int(report.get(n, default)), []).append(n)
+    return groups

@@ -1,0 +1,127 @@
+"""The live predictor's run-data interface: bars and features of its bounded tails.
+
+``TailData`` answers what ``serving.inference.InferenceData`` answers for a whole file, from the
+tails the live ladder keeps: the timeframes' last bars, and features computed with the batch kernels
+(``features.compute.compute_features`` with the bundle's fitted state). Given ``verify_tails``'
+report, each feature is computed on its own verified tail and the frames hold the last rows a
+decision reads; frames are reused until a bar of their timeframe (or, for MTF columns, of the
+coarser timeframe) closes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlfactory.features.compute import compute_features
+from mlfactory.features.mtf import DEFAULT_MTF_FEATURES, mtf_column
+from mlfactory.features.registry import feature_defs
+from mlfactory.features.store import coarser_than
+from mlfactory.serving.bundle import Bundle
+from mlfactory.serving.inference import InferenceData
+from mlfactory.serving.tails import feature_tails
+
+
+class TailData(InferenceData):
+    """The run-data interface over the live predictor's tails (no 1-minute history).
+
+    With ``tails`` (``verify_tails``' report) and ``rows`` (``TailNeeds.rows``), each feature is
+    computed on its own verified tail and the frames hold the last ``rows[tf]`` bars of each
+    timeframe — what a decision reads; without them, every feature on the whole tail.
+    """
+
+    def __init__(
+        self,
+        ladder: dict[str, pl.DataFrame],
+        bundle: Bundle,
+        own_features: dict[str, list[str]],
+        cache: dict[str, tuple[Any, pl.DataFrame]],
+        versions: dict[str, Any],
+        tails: dict[str, Any] | None = None,
+        rows: dict[str, int] | None = None,
+    ):
+        self.config = bundle.config
+        self.instrument = bundle.instrument
+        self.fitted = bundle.fitted
+        self.own_features = own_features
+        self.ladder = ladder
+        self._features = {}
+        self._cache, self._versions = cache, versions
+        self._tails = tails or {}
+        self._rows = rows or {}
+
+    def bars(self, tf: str) -> pl.DataFrame:
+        rows = self._rows.get(tf) if self._tails.get(tf, {}).get("own") is not None else None
+        return self.ladder[tf] if rows is None else self.ladder[tf].tail(rows)
+
+    def features(self, tf: str) -> pl.DataFrame:
+        """A timeframe's frame, reused until a bar of it or of a coarser MTF timeframe closes.
+
+        ``features.store.build_feature_frame`` step by step, with each coarser timeframe's indicator
+        frame reused until a bar of that timeframe closes (the parity tests hold it to the batch).
+        """
+        version = self._versions.get(tf)
+        hit = self._cache.get(tf)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        if tf not in self.fitted:
+            return super().features(tf)  # raises the batch path's error
+        fitted = self.fitted[tf]
+        frame = self._compute(tf, self.own_features.get(tf, []), fitted, "own")
+        base_ts = frame["timestamp"].dt.epoch("ns").to_numpy()
+        parts = [frame]
+        for h in coarser_than(tf, self.config.ladder.resolved_mtf_timeframes):
+            if h not in fitted.get("mtf_skipped", {}):
+                parts.append(_join_closed(base_ts, self._higher(h), mtf_column("warm", h)))
+        frame = pl.concat(parts, how="horizontal")
+        self._cache[tf] = (version, frame)
+        return frame
+
+    def _higher(self, h: str) -> pl.DataFrame:
+        """MTF indicator features of the closed ``h`` bars (``mtf_indicator_features`` before its join)."""
+        version = self._versions.get(("mtf", h))
+        key = f"mtf:{h}"
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        names = list(dict.fromkeys(self.config.features.mtf_features or DEFAULT_MTF_FEATURES))
+        higher = self._compute(h, names, None, "mtf")
+        higher = higher.rename({n: mtf_column(n, h) for n in names}).rename({"warm": mtf_column("warm", h)})
+        self._cache[key] = (version, higher)
+        return higher
+
+    def _compute(self, tf: str, names: list[str], fitted: Any, kind: str) -> pl.DataFrame:
+        """``compute_features`` on the tail: each feature on its own verified tail when known."""
+        bars = self.ladder[tf]
+        lengths = self._tails.get(tf, {}).get(kind)
+        if lengths is None or tf not in self._rows:
+            return compute_features(bars, tf, self.instrument, fitted=fitted, names=names)[0]
+        keep = min(self._rows[tf], bars.height)
+        warm = np.ones(keep, dtype=bool)
+        columns: dict[str, pl.Series] = {}
+        for size, group in feature_tails(lengths, names, default=bars.height).items():
+            part, _ = compute_features(bars.tail(size), tf, self.instrument, fitted=fitted, names=group)
+            part = part.tail(keep)
+            warm &= part["warm"].to_numpy()
+            columns.update({n: part[n] for n in group})
+        order = [d.spec.name for d in feature_defs(tf, self.instrument, names)]
+        return pl.DataFrame(
+            [bars["timestamp"].tail(keep), *(columns[n] for n in order), pl.Series("warm", warm)]
+        )
+
+
+def _join_closed(base_ts: np.ndarray, higher: pl.DataFrame, warm: str) -> pl.DataFrame:
+    """Per base stamp, the values of the latest ``higher`` bar closed at or before it: the as-of join
+    of ``features.mtf.mtf_indicator_features`` as a ``searchsorted`` gather (NaN and not warm
+    before the first closed bar)."""
+    at = np.searchsorted(higher["timestamp"].dt.epoch("ns").to_numpy(), base_ts, side="right") - 1
+    cols = [c for c in higher.columns if c not in ("timestamp", warm)]
+    before = at < 0
+    rows = np.maximum(at, 0)
+    values = higher.select(cols).to_numpy().astype(np.float32)[rows]
+    values[before] = np.nan
+    is_warm = higher[warm].to_numpy()[rows]
+    is_warm[before] = False
+    return pl.DataFrame({**{c: values[:, j] for j, c in enumerate(cols)}, warm: is_warm})
