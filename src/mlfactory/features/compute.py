@@ -59,7 +59,7 @@ def _resolve_state(
         if missing:
             raise ConfigError(f"fitted: no state for {missing}; refit with fit_end")
         ctx.state = {d.spec.name: fitted["features"][d.spec.name] for d in to_fit}
-        return fitted
+        return dict(fitted)  # a copy: callers add keys to the state they get, never to the bundle's
     state: dict[str, Any] = {
         "version": FITTED_STATE_VERSION,
         "timeframe": ctx.tf,
@@ -132,6 +132,23 @@ def compute_features(
     ctx = BarContext.from_bars(bars, tf, instrument)
     defs = feature_defs(tf, instrument, names)
     state = _resolve_state(ctx, defs, fit_end, fitted)
+    values, warm = _feature_values(ctx, defs)
+    columns = {d.spec.name: values[j] for j, d in enumerate(defs)}
+    frame = pl.DataFrame({"timestamp": bars["timestamp"], **columns, "warm": warm})
+    return frame, state
+
+
+def context_features(
+    ctx: BarContext, names: Sequence[str], fitted: dict[str, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``compute_features`` on a built context (e.g. ``BarContext.tail``): a ``(features, rows)``
+    float32 matrix in registry order of ``names``, and the ``warm`` flags."""
+    defs = feature_defs(ctx.tf, ctx.instrument, names)
+    _resolve_state(ctx, defs, None, fitted)
+    return _feature_values(ctx, defs)
+
+
+def _feature_values(ctx: BarContext, defs: Sequence[FeatureDef]) -> tuple[np.ndarray, np.ndarray]:
     n = len(ctx)
     values = np.empty((len(defs), n), dtype=np.float32)  # one row per feature: contiguous columns
     for j, d in enumerate(defs):
@@ -139,8 +156,6 @@ def compute_features(
         if column.shape != (n,):
             raise RuntimeError(f"feature {d.spec.name} returned shape {column.shape}, expected ({n},)")
         values[j] = column
-    _check_matrix(defs, values, tf, ctx.ts)
-    columns = {d.spec.name: values[j] for j, d in enumerate(defs)}
+    _check_matrix(defs, values, ctx.tf, ctx.ts)
     warmup = max((d.spec.warmup_bars for d in defs), default=0)
-    frame = pl.DataFrame({"timestamp": bars["timestamp"], **columns, "warm": np.arange(n) >= warmup})
-    return frame, state
+    return values, np.arange(n) >= warmup

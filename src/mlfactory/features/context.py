@@ -87,6 +87,28 @@ class BarContext:
         if (self.volume < 0).any():
             raise DataError(f"features on {tf}: negative volume; validate the bars first")
 
+    def tail(self, n: int) -> BarContext:
+        """The last ``n`` bars as a context of their own (array views, a fresh memo)."""
+        start = max(len(self) - int(n), 0)
+        return BarContext(
+            tf=self.tf,
+            instrument=self.instrument,
+            **{
+                k: getattr(self, k)[start:]
+                for k in (
+                    "ts",
+                    "open",
+                    "high",
+                    "low",
+                    "close",
+                    "volume",
+                    "session_open",
+                    "session_close",
+                    "trading_day",
+                )
+            },
+        )
+
     def __len__(self) -> int:
         return len(self.close)
 

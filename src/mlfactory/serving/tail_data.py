@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlfactory.features.compute import compute_features
+from mlfactory.features.compute import compute_features, context_features
+from mlfactory.features.context import BarContext
 from mlfactory.features.mtf import DEFAULT_MTF_FEATURES, mtf_column
 from mlfactory.features.registry import feature_defs
 from mlfactory.features.store import coarser_than
@@ -99,16 +100,17 @@ class TailData(InferenceData):
         if lengths is None or tf not in self._rows:
             return compute_features(bars, tf, self.instrument, fitted=fitted, names=names)[0]
         keep = min(self._rows[tf], bars.height)
+        ctx = BarContext.from_bars(bars, tf, self.instrument)
         warm = np.ones(keep, dtype=bool)
-        columns: dict[str, pl.Series] = {}
+        columns: dict[str, np.ndarray] = {}
         for size, group in feature_tails(lengths, names, default=bars.height).items():
-            part, _ = compute_features(bars.tail(size), tf, self.instrument, fitted=fitted, names=group)
-            part = part.tail(keep)
-            warm &= part["warm"].to_numpy()
-            columns.update({n: part[n] for n in group})
+            values, part_warm = context_features(ctx.tail(size), group, fitted)
+            warm &= part_warm[-keep:]
+            order = [d.spec.name for d in feature_defs(tf, self.instrument, group)]
+            columns.update({n: values[j, -keep:] for j, n in enumerate(order)})
         order = [d.spec.name for d in feature_defs(tf, self.instrument, names)]
         return pl.DataFrame(
-            [bars["timestamp"].tail(keep), *(columns[n] for n in order), pl.Series("warm", warm)]
+            {"timestamp": bars["timestamp"].tail(keep), **{n: columns[n] for n in order}, "warm": warm}
         )
 
 

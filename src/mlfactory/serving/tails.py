@@ -28,7 +28,8 @@ import polars as pl
 
 from mlfactory.data.instruments import Instrument
 from mlfactory.errors import DataError
-from mlfactory.features.compute import compute_features
+from mlfactory.features.compute import context_features
+from mlfactory.features.context import BarContext
 from mlfactory.features.mtf import DEFAULT_MTF_FEATURES
 from mlfactory.features.registry import feature_defs
 from mlfactory.features.store import coarser_than
@@ -129,11 +130,13 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b, equal_nan=True))
 
 
-def _feature_matrix(bars: pl.DataFrame, tf: str, inst: Instrument, names, fitted) -> np.ndarray:
+def _feature_matrix(ctx: BarContext, names: Sequence[str], fitted: Any) -> np.ndarray:
+    """``(rows, features)`` float32 values of ``names`` (in the given order) on ``ctx``."""
     if not names:
-        return np.empty((bars.height, 0), np.float32)
-    frame, _ = compute_features(bars, tf, inst, fitted=fitted, names=names)
-    return frame.select(names).to_numpy()
+        return np.empty((len(ctx), 0), np.float32)
+    values, _ = context_features(ctx, names, fitted)
+    order = {d.spec.name: j for j, d in enumerate(feature_defs(ctx.tf, ctx.instrument, names))}
+    return values[[order[n] for n in names]].T
 
 
 def verify_tails(bundle: Any, needs: TailNeeds, ladder: dict[str, pl.DataFrame]) -> dict[str, dict[str, Any]]:
@@ -170,10 +173,12 @@ def _feature_lengths(
     if not names:
         return {}
     defs = {d.spec.name: d for d in feature_defs(tf, inst, names)}
-    length = {n: needs.initial_length(tf, defs[n].spec.warmup_bars) for n in names}
+    # powers of two, so that features share a few tails (one computation each per decision)
+    length = {n: 1 << (needs.initial_length(tf, defs[n].spec.warmup_bars) - 1).bit_length() for n in names}
     if bars.height <= max(length.values()):
         return {n: (max(length.values()), False) for n in names}
-    full = _feature_matrix(bars, tf, inst, names, fitted)
+    ctx = BarContext.from_bars(bars, tf, inst)
+    full = _feature_matrix(ctx, names, fitted)
     col = {n: j for j, n in enumerate(names)}
     done: dict[str, tuple[int, bool]] = {}
     pending = list(names)
@@ -188,7 +193,7 @@ def _feature_lengths(
                     f"live features on {tf}: {group[:3]} still differ from the whole history on a {size}-bar "
                     "tail; such a feature does not forget its start — it cannot be served incrementally"
                 )
-            part = _feature_matrix(bars.tail(size), tf, inst, group, fitted)
+            part = _feature_matrix(ctx.tail(size), group, fitted)
             half = size // 2
             for j, n in enumerate(group):
                 if _same(part[half:, j], full[bars.height - size + half :, col[n]]):

@@ -69,7 +69,23 @@ def test_fitted_state_is_json_and_reused(computed, mes):
     restored = json.loads(json.dumps(state))
     again, same_state = compute_features(bars, "15m", mes, fitted=restored)
     assert again.equals(frame)
-    assert same_state is restored
+    assert same_state == restored and same_state is not restored  # a copy: callers add keys to it
+
+
+def test_reusing_a_fitted_state_leaves_it_unchanged(computed, mes, bars_1m_long, bars_15m, resample_to):
+    """Inference passes the bundle's state: a feature frame built with it must not edit it (it once
+    emptied ``mtf_skipped``, and the next batch call then joined the MTF timeframes training skipped)."""
+    from mlfactory.features.store import build_feature_frame
+
+    _, _, state = computed["15m"]
+    fitted = json.loads(json.dumps({**state, "mtf_skipped": {"1h": "short history"}, "warmup_skipped": {}}))
+    before = json.dumps(fitted, sort_keys=True)
+    ladder = {"15m": bars_15m, "1h": resample_to(bars_1m_long, "1h")}
+    frame, out = build_feature_frame(
+        ladder, "15m", mes, mtf_timeframes=("1h",), mtf_names=["rsi_14"], fitted=fitted
+    )
+    assert json.dumps(fitted, sort_keys=True) == before
+    assert out["mtf_skipped"] == {"1h": "short history"} and "rsi_14__1h" not in frame.columns
     entry = state["features"]["fracdiff_logclose"]
     assert entry["d"] in D_GRID and entry["width"] == WIDTH
     assert state["timeframe"] == "15m" and state["fit_end"].endswith("Z")
