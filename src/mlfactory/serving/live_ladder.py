@@ -105,6 +105,7 @@ class TimeframeTail:
     last_closed_key: int | None = None
     version: int = 0  # bumped whenever ``closed`` changes; keys the frame cache
     _frame: tuple[int, pl.DataFrame] | None = field(default=None, repr=False)
+    _rebuild: bool = field(default=True, repr=False)  # False: only appends since the cached frame
 
     def push_closed(self, row: tuple[Any, ...]) -> None:
         self.closed.append(row)
@@ -118,6 +119,7 @@ class TimeframeTail:
         while len(self.closed) > self.length:
             self.closed.popleft()
         self.version += 1
+        self._rebuild = True
 
     def close_open(self) -> bool:
         """Close the open bin; True when it is a complete bar (appended to the tail)."""
@@ -130,13 +132,28 @@ class TimeframeTail:
         return True
 
     def frame(self) -> pl.DataFrame:
-        """The closed bars in the ladder schema, rebuilt only after the tail changed."""
-        if self._frame is None or self._frame[0] != self.version:
-            self._frame = (self.version, self._build_frame())
-        return self._frame[1]
+        """The closed bars in the ladder schema, updated only after the tail changed: the bars
+        appended since the last frame are added to it (a tail of thousands of bars is not rebuilt
+        from Python tuples at every bar)."""
+        if self._frame is not None and self._frame[0] == self.version:
+            return self._frame[1]
+        added = self.version - self._frame[0] if self._frame is not None else 0
+        if self._frame is None or self._rebuild or not 0 < added <= len(self.closed):
+            frame = self._build_frame(self.closed)
+        else:
+            new = self._build_frame(
+                [self.closed[i] for i in range(len(self.closed) - added, len(self.closed))]
+            )
+            frame = pl.concat([self._frame[1], new]).tail(len(self.closed))
+            if frame.n_chunks() > 64:
+                frame = frame.rechunk()
+        self._frame, self._rebuild = (self.version, frame), False
+        return frame
 
-    def _build_frame(self) -> pl.DataFrame:
-        cols = list(zip(*self.closed, strict=True)) if self.closed else [[] for _ in ROW_FIELDS]
+    @staticmethod
+    def _build_frame(closed: Iterable[tuple[Any, ...]]) -> pl.DataFrame:
+        closed = list(closed)
+        cols = list(zip(*closed, strict=True)) if closed else [[] for _ in ROW_FIELDS]
         data = dict(zip(ROW_FIELDS, cols, strict=True))
         return pl.DataFrame(
             {
@@ -149,7 +166,7 @@ class TimeframeTail:
                 "trading_day": pl.Series(data["trading_day"], dtype=pl.Date),
                 "session_open": pl.Series(data["session_open"], dtype=pl.Int64).cast(UTC_NS),
                 "session_close": pl.Series(data["session_close"], dtype=pl.Int64).cast(UTC_NS),
-                "complete": pl.Series([True] * len(self.closed), dtype=pl.Boolean),
+                "complete": pl.Series([True] * len(closed), dtype=pl.Boolean),
             }
         )
 
