@@ -241,7 +241,7 @@ class OofJobs:
 
     ``oof`` keys a base's folds exactly as the grid keys its own, reads back every job with a
     complete result (with ``force``, only those this grid computed: ``fresh``) and runs the others
-    on ``executor``; ``computed`` and ``reused`` count jobs per call of ``oof``'s caller (see ``tally``).
+    on ``executor``; ``computed`` and ``reused`` count those jobs until ``tally`` reads and resets them.
     """
 
     store: JobStore
@@ -256,6 +256,7 @@ class OofJobs:
         self, data: RunData, name: str, cfg: ModelConfig, dataset: Dataset, plan: CVPlan, seed: int
     ) -> OofResult:
         """``generate_oof`` of ``cfg`` on ``plan`` with the selector the grid uses, from stored jobs where keys match."""
+        # no out_dir: the ensemble writes its bases' OOF into its own bundle
         target = keyed_target(data, name, cfg, dataset, plan, seed, self.hashes, Path())
         records, cached = execute_jobs(
             [target], self.store, self.executor, force=self.force, keep=frozenset(self.fresh)
