@@ -13,8 +13,10 @@ import time
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from run_copies import copy_dataset
 
 from mlfactory.errors import DataError
+from mlfactory.evaluation.trials import TRIALS_FILE, read_trials
 from mlfactory.runtime.ray_executor import RayExecutor
 from mlfactory.runtime.resources import current_node
 from mlfactory.training.grid import run_grid
@@ -79,3 +81,18 @@ def test_oof_is_identical_inprocess_processes_and_ray_cluster(small_run, tmp_pat
     assert ray_summary["jobs"]["computed"] == ref_summary["jobs"]["total"] == 6
     assert len(ray_summary["jobs"]["nodes"]) == 2, ray_summary["jobs"]["nodes"]  # jobs ran on both nodes
     assert pool_summary["jobs"]["nodes"] == ref_summary["jobs"]["nodes"] == [current_node()]
+
+
+def test_tuning_trials_on_ray_workers_are_recorded_once_from_the_driver(small_run, tmp_path, cluster):
+    """`grid --tune` on the Ray cluster: each trial runs in a worker, its OOF comes back and the driver
+    records it; the registry equals the in-process one."""
+    runs = {k: copy_dataset(small_run, tmp_path / k) for k in ("inprocess", "ray")}
+    tune = {"n_splits": 3, "params": ["n_estimators=10"], "tune": 3, "tune_batch": 2}
+    run_grid(runs["inprocess"], ["random_forest"], [10], **tune)
+    run_grid(
+        runs["ray"], ["random_forest"], [10], executor="ray", workers=2, ray_address=cluster.address, **tune
+    )
+    ref, on_ray = read_trials(runs["inprocess"]), read_trials(runs["ray"])
+    assert sorted(on_ray) == [f"models/random_forest_h10/trial-{k}" for k in range(3)]
+    assert on_ray == ref
+    assert len((runs["ray"] / TRIALS_FILE).read_text().splitlines()) == 3

@@ -1,8 +1,10 @@
 """Content-addressed job store: ``RUN/jobs/<key>/`` holds one finished job; a re-run skips it.
 
 A job's key is the sha256 of everything its result depends on (the data files it reads by their
-sha256, the resolved model config and routing, the fold's rows, the seed, the package version),
-so a changed input gives a new key and an unchanged one finds its result. A job writes its own
+sha256, the resolved model config and routing, the dataset's decision timestamps, the fold's rows,
+the seed, the package version), so a changed input gives a new key and an unchanged one finds its
+result — whichever command computed it (`grid` and its ensemble recipes share the keys,
+``training.grid_jobs``). A job writes its own
 result from inside the worker: ``predictions.parquet`` and ``record.json`` (wall time, peak memory,
 node, key) go into a temporary sibling directory, then ``complete`` — the sha256 of both files —
 is written last, and the directory is renamed into place whole. A job killed mid-write leaves only

@@ -19,8 +19,10 @@ A sequence of small stages (``training.ensemble_stages``), each returning a type
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlfactory.artifacts import write_file_manifest
 from mlfactory.evaluation.metrics_schema import MetricsRecord, write_metrics
@@ -30,6 +32,9 @@ from mlfactory.run_dir import current_generation, stamp_generation
 from mlfactory.runtime.executor import make_executor
 from mlfactory.training import ensemble_stages as stages
 from mlfactory.training.ensemble_fit import EnsembleSpec, StageTimer, fit_ensemble
+
+if TYPE_CHECKING:
+    from mlfactory.training.grid_jobs import OofJobs
 
 __all__ = ["EnsembleResult", "EnsembleSpec", "train_ensemble"]
 Progress = Callable[[str], None]
@@ -50,7 +55,10 @@ def train_ensemble(
     workers: int = 1,
     ray_address: str | None = None,
     progress: Progress = lambda m: None,
+    oof_jobs: OofJobs | None = None,
 ) -> EnsembleResult:
+    """Fit, evaluate and bundle ``spec``; with ``oof_jobs`` (the grid's), the bases' OOF folds are
+    content-addressed jobs on its store and executor (reused where the grid computed them)."""
     spec.check()
     data = RunData(run)
     seed = int(data.manifest.get("seed", 0) if seed is None else seed)
@@ -58,8 +66,11 @@ def train_ensemble(
     generation = current_generation(data.run)
     timer = StageTimer()
     with writer_lock(out, what="ensemble bundle"), stages.staged_directory(out) as staging:
-        with make_executor(executor, workers, ray_address=ray_address) as ex:
-            fitted = fit_ensemble(data, spec, data.clock(spec.horizon), seed, ex, staging, progress, timer)
+        lent = None if oof_jobs is None else nullcontext(oof_jobs.executor)
+        with lent or make_executor(executor, workers, ray_address=ray_address) as ex:
+            fitted = fit_ensemble(
+                data, spec, data.clock(spec.horizon), seed, ex, staging, progress, timer, oof_jobs=oof_jobs
+            )
         metrics = stages.evaluation_stage(
             data, spec, fitted.plan, fitted.oof, fitted.stack, fitted.combiners, fitted.guard, staging, seed
         )

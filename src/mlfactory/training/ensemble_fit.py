@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlfactory.errors import ConfigError
 from mlfactory.models.base import InputKind
@@ -24,6 +25,9 @@ from mlfactory.training import ensemble_stages as stages
 from mlfactory.training.clock import DecisionClock
 from mlfactory.training.configs import resolve_configs
 from mlfactory.training.cv_plan import CVPlan
+
+if TYPE_CHECKING:
+    from mlfactory.training.grid_jobs import OofJobs
 
 Progress = Callable[[str], None]
 
@@ -84,15 +88,18 @@ def fit_ensemble(
     out: Path,
     progress: Progress,
     timer: StageTimer | None = None,
+    *,
+    oof_jobs: OofJobs | None = None,
 ) -> FittedEnsemble:
     """The stages oof → stack → combiners → retrain → guard on ``clock``, whose splits say what is
-    training (OOF and retrain), validation (guard, early stopping) and test (predicted only)."""
+    training (OOF and retrain), validation (guard, early stopping) and test (predicted only).
+    With ``oof_jobs`` the bases' OOF folds are keyed jobs on the grid's store (see ``oof_stage``)."""
     timer = timer or StageTimer()
     plan = CVPlan.build(clock.restrict("train"), data.embargo_ns, n_splits=spec.n_splits)
     configs = resolve_configs([*spec.bases, spec.meta_learner], spec.params)
     bases = {b: configs[b] for b in spec.bases}
     with timer("oof"):
-        oof = stages.oof_stage(data, clock, plan, bases, ex, seed, out, progress)
+        oof = stages.oof_stage(data, clock, plan, bases, ex, seed, out, progress, jobs=oof_jobs)
     with timer("meta"):
         stack = stages.stack_stage(data, plan, oof, spec.coverage, spec.meta_features)
         combiners = stages.combiner_stage(stack, configs[spec.meta_learner], seed)

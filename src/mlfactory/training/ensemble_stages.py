@@ -50,6 +50,7 @@ from mlfactory.training.overfitting_stats import pbo_of_candidates, run_trial_sh
 
 if TYPE_CHECKING:
     from mlfactory.training.ensemble_fit import EnsembleSpec
+    from mlfactory.training.grid_jobs import OofJobs
 
 __all__ = ["CoveragePolicy"]
 Progress = Callable[[str], None]
@@ -90,18 +91,26 @@ def oof_stage(
     seed: int,
     out: Path,
     progress: Progress,
+    *,
+    jobs: OofJobs | None = None,
 ) -> OofStage:
-    """Every base's OOF predictions on the shared plan; written to ``bases/<b>/oof.parquet``."""
+    """Every base's OOF predictions on the shared plan; written to ``bases/<b>/oof.parquet``.
+
+    With ``jobs`` (the grid's store and executor) each fold is a content-addressed job: the folds
+    whose key has a result are read back, the others computed — the same predictions either way.
+    """
     preds, losses, mds = {}, {}, {}
     for b, cfg in configs.items():
         progress(
             f"ensemble: OOF for {b} ({cfg.timeframe}, {cfg.mtf_strategy.value}, {cfg.feature_set}) on {len(plan.folds)} folds"
         )
         md = mds[b] = build_model_data(data, cfg, clock)
-        selector = FeatureSelector.for_model(b, cfg.model_cls.family, seed)
-        oof = generate_oof(
-            cfg.model_cls, cfg.params, md.dataset.subset(md.rows("train")), plan, ex, seed, selector=selector
-        )
+        dataset = md.dataset.subset(md.rows("train"))
+        if jobs is not None:
+            oof = jobs.oof(data, b, cfg, dataset, plan, seed)
+        else:
+            selector = FeatureSelector.for_model(b, cfg.model_cls.family, seed)
+            oof = generate_oof(cfg.model_cls, cfg.params, dataset, plan, ex, seed, selector=selector)
         write_oof(oof, out / "bases" / b)
         preds[b] = oof.frame
         losses[b] = oof_log_loss(oof.frame, plan.clock)[0]

@@ -2,6 +2,8 @@
 
 0. With ``tune`` N: per (model, horizon) N Optuna trials on the executor (``training.tuning.tune_parallel``,
    a journal-file study in ``RUN/tuning/``, median pruning); the best params enter the model's config.
+   Every completed trial is recorded from the driver in ``RUN/trials.jsonl`` (``<model dir>/trial-<k>``,
+   its OOF returns net of costs), so the run's deflated Sharpe counts it.
 1. Plan: per horizon the purged folds of the decision clock's training rows (written to
    ``RUN/cv/purged_k<K>_h<H>.json``, as ``cv`` does); per (model, horizon) the model's dataset and
    one job per fold (``training.oof.plan_fold_jobs``). Each job gets a content key
@@ -12,9 +14,10 @@
    record (wall time, peak memory, node) from inside the worker.
 3. Assemble each (model, horizon) from its jobs' results into ``RUN/models/<name>_h<H>/oof.parquet``
    and ``oof_coverage.json`` — the same files ``cv`` writes, identical whichever executor ran them.
-4. Optionally train ensemble recipes per horizon (their bases' OOF folds on the same executor;
-   skipped when their key is unchanged), then build
-   the leaderboard; ``RUN/grid/summary.json`` records every job, the totals and the leaderboard.
+4. Optionally train ensemble recipes per horizon, skipped when their key is unchanged. Their bases'
+   OOF folds are keyed like the grid's own (``training.grid_jobs.OofJobs``): a base whose jobs the
+   grid has just computed (same config and routing, plan, seed, data) is read back from
+   ``RUN/jobs/``, any other is computed on the same executor. Then build the leaderboard; ``RUN/grid/summary.json`` records every job, the totals and the leaderboard.
 """
 
 from __future__ import annotations
@@ -22,79 +25,34 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import polars as pl
-
-from mlfactory.errors import ConfigError, DataError
-from mlfactory.models.base import PROBA_COLUMNS, Dataset, Family, InputKind
+from mlfactory.errors import ConfigError
+from mlfactory.models.base import Family
 from mlfactory.models.config import ModelConfig
 from mlfactory.run_data import RunData
 from mlfactory.runtime.executor import Executor, make_executor
-from mlfactory.runtime.jobs import JobStore, array_digest, job_key
-from mlfactory.runtime.resources import JobResources, PeakMemory, current_node, job_resources
-from mlfactory.selection.step import FeatureSelector
+from mlfactory.runtime.jobs import JobStore
 from mlfactory.training.configs import resolve_configs
 from mlfactory.training.cv_plan import CVPlan
-from mlfactory.training.grid_stages import (
+from mlfactory.training.grid_jobs import (
     FileHashes,
-    Tuner,
-    grid_leaderboard,
-    job_totals,
-    run_recipes,
+    GridProgress,
+    GridTarget,
+    OofJobs,
+    assemble_oof,
+    execute_jobs,
+    keyed_target,
 )
+from mlfactory.training.grid_stages import Tuner, grid_leaderboard, job_totals, run_recipes
 from mlfactory.training.model_data import build_model_data
-from mlfactory.training.oof import (
-    FoldJob,
-    FoldResult,
-    OofCoverage,
-    OofResult,
-    oof_frame,
-    oof_log_loss,
-    plan_fold_jobs,
-    write_oof,
-)
+from mlfactory.training.oof import oof_log_loss, write_oof
+
+__all__ = ["GridProgress", "GridTarget", "parse_models", "plan_grid", "run_grid"]
 
 METHOD = "purged"
 NOT_BASES = frozenset({Family.META, Family.ENSEMBLE})
-
-
-@dataclass(frozen=True)
-class GridJob:
-    """One (model, horizon, fold) job: the fold's rows, its content key and what it may use."""
-
-    key: str
-    model: str
-    horizon: int
-    fold_id: int
-    dataset_key: str
-    fold: FoldJob
-    run_root: str
-    resources: JobResources
-
-
-@dataclass
-class GridTarget:
-    """One (model, horizon): its dataset, jobs and coverage, and where its OOF goes."""
-
-    model: str
-    horizon: int
-    dataset: Dataset
-    plan: CVPlan
-    coverage: OofCoverage
-    out_dir: Path
-    jobs: list[GridJob] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class GridProgress:
-    done: int
-    running: int
-    total: int
-    cached: int
 
 
 def base_model_names() -> list[str]:
@@ -118,38 +76,12 @@ def parse_models(spec: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def input_files(data: RunData, cfg: ModelConfig, horizon: int) -> list[Path]:
-    """The run files ``build_model_data`` reads for this model and horizon (their hashes enter the key)."""
-    run, kind = data.run, cfg.model_cls.input_kind
-    files = [run.labels_path(horizon), run.splits_path]
-    if kind == InputKind.TABULAR:
-        files.append(run.features_path(cfg.timeframe))
-    elif kind == InputKind.SEQUENCE:
-        files.append(run.bars_path(cfg.timeframe))
-        if cfg.feature_set != "raw_ohlcv":
-            files.append(run.features_path(cfg.timeframe))
-    else:
-        files += [run.bars_path(tf) for tf in (cfg.timeframe, *cfg.mtf_timeframes)]
-    return files
-
-
 def write_text_atomic(path: Path, text: str) -> None:
     """Temporary file, then rename: a reader sees the old file or the new one, never a partial one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     tmp.replace(path)
-
-
-def config_record(cfg: ModelConfig) -> dict[str, Any]:
-    return {
-        "model": cfg.model,
-        "timeframe": cfg.timeframe,
-        "mtf_strategy": cfg.mtf_strategy.value,
-        "mtf_timeframes": list(cfg.mtf_timeframes),
-        "feature_set": cfg.feature_set,
-        "params": cfg.params.model_dump(mode="json"),
-    }
 
 
 def plan_grid(
@@ -161,13 +93,14 @@ def plan_grid(
     seed: int,
     params: Sequence[str] = (),
     tuner: Callable[..., ModelConfig] | None = None,
+    hashes: FileHashes | None = None,
 ) -> list[GridTarget]:
     """Folds per horizon (written to ``RUN/cv``), datasets and keyed jobs per (model, horizon).
 
     ``tuner(cfg, dataset, plan, horizon)`` (see ``Tuner``) may replace a model's config by
     its tuned one before the jobs are keyed.
     """
-    hashes = FileHashes(data.run.root)
+    hashes = hashes or FileHashes(data.run.root)
     configs = resolve_configs(models, params)
     targets = []
     for h in horizons:
@@ -178,124 +111,49 @@ def plan_grid(
             dataset = md.dataset.subset(md.rows("train"))
             if tuner is not None:
                 cfg = tuner(cfg, dataset, plan, h)
-            selector = FeatureSelector.for_model(name, cfg.model_cls.family, seed)
-            fold_jobs, coverage = plan_fold_jobs(
-                cfg.model_cls, cfg.params, dataset, plan, seed, n_jobs=1, selector=selector
-            )
-            if not fold_jobs:
-                raise DataError(
-                    f"model {name!r} (h{h}) has too few training rows in every fold; drop it from --models "
-                    "or use more data / a timeframe with a shorter warm-up"
-                )
-            target = GridTarget(name, h, dataset, plan, coverage, data.run.model_dir(name, h))
-            common = {
-                "kind": "oof-fold",
-                "model": name,
-                "horizon": h,
-                "config": config_record(cfg),
-                "inputs": hashes(input_files(data, cfg, h)),
-                "seed": seed,
-                "method": METHOD,
-                "n_splits": n_splits,
-                "inner_val_frac": plan.inner_val_frac,
-                "embargo_ns": plan.embargo_ns,
-                "selector": None if selector is None else selector.__dict__,
-            }
-            res = job_resources(cfg.model_cls.family.value, _nbytes(dataset))
-            for fj in fold_jobs:
-                rows = array_digest(dataset.timestamps[fj.train_rows], fj.val_rows, fj.test_rows)
-                key = job_key({**common, "fold": fj.fold_id, "rows": rows})
-                target.jobs.append(
-                    GridJob(key, name, h, fj.fold_id, f"{name}_h{h}", fj, str(data.run.root), res)
-                )
-            targets.append(target)
+            out_dir = data.run.model_dir(name, h)
+            targets.append(keyed_target(data, name, cfg, dataset, plan, seed, hashes, out_dir))
     return targets
 
 
-def _nbytes(obj: Any, depth: int = 0) -> int:
-    """Bytes of the numpy arrays held by a dataset (its view, streams, labels, weights)."""
-    if isinstance(obj, np.ndarray):
-        return int(obj.nbytes)
-    if depth > 3:
-        return 0
-    if isinstance(obj, list | tuple):
-        return sum(_nbytes(o, depth + 1) for o in obj)
-    if hasattr(obj, "__dict__"):
-        return sum(_nbytes(o, depth + 1) for o in vars(obj).values())
-    return 0
+def open_grid_run(run: Path, horizons: Sequence[int]) -> RunData:
+    """The run, once the horizons are known to be in it."""
+    if not horizons:
+        raise ConfigError("--horizons: give at least one horizon, e.g. --horizons 5,10")
+    data = RunData(run)
+    missing = sorted(set(horizons) - set(data.horizons))
+    if missing:
+        raise ConfigError(
+            f"--horizons {missing}: not in the run (it has {data.horizons}); rerun `pipeline run` with them"
+        )
+    return data
 
 
-def run_grid_job(datasets: dict[str, Dataset], job: GridJob) -> dict[str, Any]:
-    """Fit one fold and write its predictions and record into ``RUN/jobs/<key>/`` (inside the worker)."""
-    from mlfactory.training.oof import fit_predict_fold
-
-    t0 = time.time()
-    with PeakMemory() as mem:
-        result = fit_predict_fold(datasets[job.dataset_key], job.fold)
-    preds = pl.DataFrame(
-        {
-            "row": result.test_rows.astype(np.int64),
-            **{c: result.proba[:, j] for j, c in enumerate(PROBA_COLUMNS)},
-        },
-        schema={"row": pl.Int64, **dict.fromkeys(PROBA_COLUMNS, pl.Float64)},
-    )
-    record = {
-        "model": job.model,
-        "horizon": job.horizon,
-        "fold": job.fold_id,
-        "started": t0,
-        "wall_seconds": round(mem.seconds, 4),
-        "peak_rss_bytes": int(mem.peak_rss),
-        "start_rss_bytes": int(mem.start_rss),
-        "node": current_node(),
-        "n_train": int(job.fold.train_rows.size),
-        "n_test": int(job.fold.test_rows.size),
-        "resources": job.resources.ray_options(),
-    }
-    JobStore(Path(job.run_root)).write(job.key, preds, record)
-    return {**record, "key": job.key}
+def grid_tuner(
+    data: RunData, ex: Executor, tune: int, seed: int, batch: int, progress: Callable[[str], None]
+) -> Tuner | None:
+    """``--tune N``: the tuner that runs before each (model, horizon)'s jobs are keyed; None without it."""
+    if not tune:
+        return None
+    progress(f"grid: tuning each model with {tune} Optuna trials ({batch} at a time) on the executor")
+    return Tuner(data, ex, tune, seed, batch)
 
 
-def execute_jobs(
-    targets: Sequence[GridTarget],
-    store: JobStore,
-    executor: Executor,
-    *,
-    force: bool = False,
-    on_progress: Callable[[GridProgress], None] = lambda p: None,
-) -> tuple[list[dict[str, Any]], int]:
-    """Run the jobs without a complete result; return the new records and how many were cached."""
-    store.clean_temporaries()
-    jobs = [j for t in targets for j in t.jobs]
-    todo = [j for j in jobs if force or not store.is_complete(j.key)]
-    cached = len(jobs) - len(todo)
-    capacity = max(1, int(getattr(executor, "cluster_cpus", executor.workers)))
-    todo_keys = {j.key for j in todo}
-    datasets = {  # only the datasets some remaining job needs travel to the workers
-        f"{t.model}_h{t.horizon}": t.dataset for t in targets if any(j.key in todo_keys for j in t.jobs)
-    }
-    records: list[dict[str, Any]] = []
-    on_progress(GridProgress(cached, min(capacity, len(todo)), len(jobs), cached))
-    if todo:
-        for _, record in executor.as_completed(run_grid_job, todo, shared=datasets):
-            records.append(record)
-            left = len(todo) - len(records)
-            on_progress(GridProgress(cached + len(records), min(capacity, left), len(jobs), cached))
-    return records, cached
-
-
-def assemble_oof(target: GridTarget, store: JobStore) -> OofResult:
-    """The (model, horizon)'s OOF frame from its jobs' stored predictions, written where `cv` writes it."""
-    results = []
-    for job in target.jobs:
-        preds = store.read(job.key).predictions
-        proba = preds.select(PROBA_COLUMNS).to_numpy()
-        results.append(FoldResult(job.fold_id, preds["row"].to_numpy(), proba))
-    oof = OofResult(
-        oof_frame(results, target.dataset.timestamps), target.coverage, [j.fold for j in target.jobs]
-    )
+def target_oof_summary(target: GridTarget, store: JobStore) -> dict[str, Any]:
+    """Assemble a (model, horizon)'s OOF from its jobs, write it where `cv` writes it, and score it."""
+    oof = assemble_oof(target, store)
     write_oof(oof, target.out_dir)
-    return oof
+    loss, prior = oof_log_loss(oof.frame, target.plan.clock)
+    return {
+        "model": target.model, "horizon": target.horizon, "oof_log_loss": loss, "prior_log_loss": prior,
+        "coverage": oof.coverage.fraction, "folds": len(target.jobs), "directory": str(target.out_dir),
+    }  # fmt: skip
+
+
+def write_grid_summary(root: Path, summary: dict[str, Any], records: list[dict[str, Any]]) -> None:
+    """``RUN/grid/summary.json``: the summary and every job's record."""
+    doc = {**summary, "job_records": records}
+    write_text_atomic(root / "grid" / "summary.json", json.dumps(doc, indent=2, sort_keys=True, default=str))
 
 
 def run_grid(
@@ -318,63 +176,29 @@ def run_grid(
 ) -> dict[str, Any]:
     """The whole grid; returns (and writes to ``RUN/grid/summary.json``) the summary with the leaderboard."""
     t0 = time.perf_counter()
-    if not horizons:
-        raise ConfigError("--horizons: give at least one horizon, e.g. --horizons 5,10")
-    data = RunData(run)
-    missing = sorted(set(horizons) - set(data.horizons))
-    if missing:
-        raise ConfigError(
-            f"--horizons {missing}: not in the run (it has {data.horizons}); rerun `pipeline run` with them"
-        )
+    data = open_grid_run(run, horizons)
     seed = int(data.manifest.get("seed", 0) if seed is None else seed)
     progress(f"grid: planning {len(models)} model(s) × {len(horizons)} horizon(s) × {n_splits} folds")
-    store = JobStore(data.run.root)
-    models_summary: dict[str, Any] = {}
+    store, hashes = JobStore(data.run.root), FileHashes(data.run.root)
     with make_executor(executor, workers, ray_address=ray_address) as ex:
-        tuner = Tuner(data, ex, tune, seed, tune_batch) if tune else None
-        if tuner is not None:
-            progress(
-                f"grid: tuning each model with {tune} Optuna trials ({tune_batch} at a time) on the executor"
-            )
-        targets = plan_grid(data, models, horizons, n_splits=n_splits, seed=seed, params=params, tuner=tuner)
+        tuner = grid_tuner(data, ex, tune, seed, tune_batch, progress)
+        targets = plan_grid(
+            data, models, horizons, n_splits=n_splits, seed=seed, params=params, tuner=tuner, hashes=hashes
+        )
         records, cached = execute_jobs(targets, store, ex, force=force, on_progress=on_progress)
-        for t in targets:
-            oof = assemble_oof(t, store)
-            loss, prior = oof_log_loss(oof.frame, t.plan.clock)
-            models_summary[f"{t.model}_h{t.horizon}"] = {
-                "model": t.model, "horizon": t.horizon, "oof_log_loss": loss, "prior_log_loss": prior,
-                "coverage": oof.coverage.fraction, "folds": len(t.jobs), "directory": str(t.out_dir),
-            }  # fmt: skip
-        ens_summary = (
-            run_recipes(
-                data,
-                ensembles,
-                horizons,
-                seed=seed,
-                force=force,
-                progress=progress,
-                executor=executor,
-                workers=workers,
-            )
-            if ensembles
-            else {}
+        models_summary = {f"{t.model}_h{t.horizon}": target_oof_summary(t, store) for t in targets}
+        lent = OofJobs(store, ex, hashes, force, fresh={r["key"] for r in records})
+        ens_summary = run_recipes(
+            data, ensembles, horizons, seed=seed, jobs=lent, force=force, progress=progress
         )
     all_records = [store.record(j.key) for t in targets for j in t.jobs]
     summary = {
-        "run": str(data.run.root),
-        "executor": {"kind": executor, "workers": workers, "ray_address": ray_address},
-        "seed": seed,
-        "n_splits": n_splits,
-        "method": METHOD,
+        "run": str(data.run.root), "executor": {"kind": executor, "workers": workers, "ray_address": ray_address},
+        "seed": seed, "n_splits": n_splits, "method": METHOD,
         "jobs": job_totals(all_records, computed=len(records), cached=cached),
-        "models": models_summary,
-        "ensembles": ens_summary,
-        "tuning": {} if tuner is None else tuner.summary,
+        "models": models_summary, "ensembles": ens_summary, "tuning": {} if tuner is None else tuner.summary,
         "leaderboard": grid_leaderboard(data.run.root, models_summary, bool(ensembles)),
         "wall_seconds": round(time.perf_counter() - t0, 3),
-    }
-    doc = {**summary, "job_records": all_records}
-    write_text_atomic(
-        data.run.root / "grid" / "summary.json", json.dumps(doc, indent=2, sort_keys=True, default=str)
-    )
+    }  # fmt: skip
+    write_grid_summary(data.run.root, summary, all_records)
     return summary

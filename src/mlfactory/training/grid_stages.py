@@ -14,27 +14,10 @@ from mlfactory.models.base import Dataset
 from mlfactory.models.config import ModelConfig
 from mlfactory.run_data import RunData
 from mlfactory.runtime.executor import Executor
-from mlfactory.runtime.jobs import JobStore, job_key
+from mlfactory.runtime.jobs import job_key
 from mlfactory.runtime.resources import PeakMemory, current_node
 from mlfactory.training.cv_plan import CVPlan
-
-
-class FileHashes:
-    """sha256 of run files, each computed once per grid."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._cache: dict[Path, str] = {}
-
-    def __call__(self, files: Sequence[Path]) -> dict[str, str]:
-        from mlfactory.artifacts import sha256_file
-
-        out = {}
-        for f in files:
-            if f not in self._cache:
-                self._cache[f] = sha256_file(f) if f.is_file() else "missing"
-            out[str(f.relative_to(self.root))] = self._cache[f]
-        return out
+from mlfactory.training.grid_jobs import FileHashes, OofJobs
 
 
 class Tuner:
@@ -42,6 +25,8 @@ class Tuner:
 
     The study lives in ``RUN/tuning/<model>_h<H>.journal`` (a re-run continues it), the best params
     go to ``RUN/models/<model>_h<H>/best_params.json`` and into the model's config, hence its keys.
+    Each completed trial is recorded in ``RUN/trials.jsonl`` as ``models/<model>_h<H>/trial-<k>``
+    (as `cv --tune` records its trials) when its result comes back to this process.
     """
 
     def __init__(self, data: RunData, executor: Executor, n_trials: int, seed: int, batch: int) -> None:
@@ -50,14 +35,16 @@ class Tuner:
 
     def __call__(self, cfg: ModelConfig, dataset: Dataset, plan: CVPlan, h: int) -> ModelConfig:
         from mlfactory.models.config import apply_overrides
+        from mlfactory.training.cross_validate import tuning_trial_recorder
         from mlfactory.training.tuning import tune_parallel, write_best_params
 
+        model_dir = self.data.run.model_dir(cfg.model, h)
         result = tune_parallel(
             cfg.model_cls, cfg.params, dataset, plan, self.executor, n_trials=self.n_trials, seed=self.seed,
             storage=self.data.run.root / "tuning" / f"{cfg.model}_h{h}.journal", batch=self.batch,
-            search_space=cfg.search_space,
+            search_space=cfg.search_space, on_trial=tuning_trial_recorder(self.data, plan, model_dir),
         )  # fmt: skip
-        write_best_params(result, self.data.run.model_dir(cfg.model, h))
+        write_best_params(result, model_dir)
         states = result.trials["state"].to_list()
         self.summary[f"{cfg.model}_h{h}"] = {
             "trials": len(states), "pruned": states.count("PRUNED"), "best_log_loss": result.best_value,
@@ -84,49 +71,75 @@ def run_recipes(
     horizons: Sequence[int],
     *,
     seed: int,
+    jobs: OofJobs,
     force: bool = False,
     progress: Callable[[str], None] = lambda m: None,
-    executor: str = "inprocess",
-    workers: int = 1,
 ) -> dict[str, Any]:
-    """Train each ensemble recipe on each horizon with the existing ensemble training; skip unchanged ones."""
-    from dataclasses import asdict
+    """Train each ensemble recipe on each horizon with the existing ensemble training; skip unchanged ones.
 
-    from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
+    The bases' OOF comes through ``jobs`` (the grid's job store and executor): folds the grid has
+    computed with the same key are reused, the others computed there.
+    """
     from mlfactory.training.recipes import load_recipe
 
-    store = JobStore(data.run.root)
+    if not recipes:
+        return {}
     inputs = FileHashes(data.run.root)(run_data_files(data))
     out: dict[str, Any] = {}
     for name in recipes:
         rec = load_recipe(name)
         for h in horizons:
-            spec = EnsembleSpec(
-                bases=tuple(rec.bases), meta_learner=rec.meta_learner, horizon=h,
-                params=tuple(rec.param_overrides()), n_splits=rec.n_splits, coverage=rec.coverage,
-                meta_features=rec.meta_features, guard=rec.guard, name=rec.name,
-            )  # fmt: skip
-            key = job_key({"kind": "ensemble", "spec": asdict(spec), "inputs": inputs, "seed": seed})
-            directory = data.run.ensemble_dir(spec.ensemble_id)
-            if not force and store.is_complete(key) and (directory / "metrics.json").is_file():
-                progress(f"grid: ensemble {spec.ensemble_id} unchanged (job {key[:12]}), kept")
-                out[spec.ensemble_id] = {**store.record(key), "cached": True}
-                continue
-            progress(f"grid: ensemble {spec.ensemble_id} ({', '.join(spec.bases)} → {spec.meta_learner})")
-            with PeakMemory() as mem:
-                # inside the grid's executor: a Ray executor here reuses the grid's connection
-                result = train_ensemble(
-                    data.run.root, spec, seed=seed, executor=executor, workers=workers, progress=progress
-                )
-            record = {
-                "ensemble": spec.ensemble_id, "recipe": rec.name, "horizon": h, "directory": str(directory),
-                "wall_seconds": round(mem.seconds, 3), "peak_rss_bytes": int(mem.peak_rss), "node": current_node(),
-                "kept": result.metrics.model_dump().get("guard", {}).get("kept"),
-                "test_log_loss": result.metrics.log_loss("test"),
-            }  # fmt: skip
-            store.write(key, pl.DataFrame({"ensemble": [spec.ensemble_id]}), record)
-            out[spec.ensemble_id] = {**record, "key": key, "cached": False}
+            out.update(
+                run_recipe(data, rec, h, inputs=inputs, seed=seed, jobs=jobs, force=force, progress=progress)
+            )
     return out
+
+
+def recipe_spec(rec: Any, horizon: int) -> Any:
+    """The ``EnsembleSpec`` of a loaded recipe on one horizon."""
+    from mlfactory.training.ensemble import EnsembleSpec
+
+    return EnsembleSpec(
+        bases=tuple(rec.bases), meta_learner=rec.meta_learner, horizon=horizon,
+        params=tuple(rec.param_overrides()), n_splits=rec.n_splits, coverage=rec.coverage,
+        meta_features=rec.meta_features, guard=rec.guard, name=rec.name,
+    )  # fmt: skip
+
+
+def run_recipe(
+    data: RunData,
+    rec: Any,
+    h: int,
+    *,
+    inputs: dict[str, str],
+    seed: int,
+    jobs: OofJobs,
+    force: bool,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """One recipe on one horizon: kept when its key has a complete result, else trained on the grid's jobs."""
+    from dataclasses import asdict
+
+    from mlfactory.training.ensemble import train_ensemble
+
+    spec = recipe_spec(rec, h)
+    key = job_key({"kind": "ensemble", "spec": asdict(spec), "inputs": inputs, "seed": seed})
+    directory = data.run.ensemble_dir(spec.ensemble_id)
+    if not force and jobs.store.is_complete(key) and (directory / "metrics.json").is_file():
+        progress(f"grid: ensemble {spec.ensemble_id} unchanged (job {key[:12]}), kept")
+        return {spec.ensemble_id: {**jobs.store.record(key), "cached": True}}
+    progress(f"grid: ensemble {spec.ensemble_id} ({', '.join(spec.bases)} → {spec.meta_learner})")
+    jobs.tally()
+    with PeakMemory() as mem:
+        result = train_ensemble(data.run.root, spec, seed=seed, oof_jobs=jobs, progress=progress)
+    record = {
+        "ensemble": spec.ensemble_id, "recipe": rec.name, "horizon": h, "directory": str(directory),
+        "wall_seconds": round(mem.seconds, 3), "peak_rss_bytes": int(mem.peak_rss), "node": current_node(),
+        "kept": result.metrics.model_dump().get("guard", {}).get("kept"),
+        "test_log_loss": result.metrics.log_loss("test"), "oof_jobs": jobs.tally(),
+    }  # fmt: skip
+    jobs.store.write(key, pl.DataFrame({"ensemble": [spec.ensemble_id]}), record)
+    return {spec.ensemble_id: {**record, "key": key, "cached": False}}
 
 
 def _finite(v: Any) -> Any:

@@ -11,7 +11,8 @@ folds of one trial run in parallel through the executor.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,13 +89,8 @@ def tune(
     """
     import optuna
 
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ConfigError(f"n_trials: expected a positive integer, got {n_trials!r}")
-    space = dict(getattr(model_cls, "search_space", {}) if search_space is None else search_space)
-    if not space:
-        raise ConfigError(
-            f"search_space: model {model_cls.name!r} has none; add `search_space:` to configs/models/{model_cls.name}.yaml"
-        )
+    check_tuning_counts(n_trials, 1)
+    space = search_space_of(model_cls, search_space)
     base = base_params.model_dump() if isinstance(base_params, ModelParams) else dict(base_params)
     unknown = sorted(set(space) - set(model_cls.Params.model_fields))
     if unknown:
@@ -108,13 +104,9 @@ def tune(
             on_trial(trial.number, result.frame)
         return cv_log_loss(result.frame, dataset)
 
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
+    with quiet_optuna():
         study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
         study.optimize(objective, n_trials=n_trials, n_jobs=1)
-    finally:
-        optuna.logging.set_verbosity(previous)
     best = validate_params(model_cls, {**base, **study.best_params}, "best trial").model_dump()
     trials = pl.DataFrame(
         [{"number": t.number, "log_loss": t.value, **t.params} for t in study.trials],
@@ -165,6 +157,35 @@ class TrialJob:
     fold_jobs: list[Any]  # FoldJob
 
 
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What a trial job sends back: its CV log loss and OOF frame, or ``None`` for both when pruned."""
+
+    loss: float | None
+    oof: pl.DataFrame | None
+
+
+@dataclass(frozen=True)
+class SearchSetup:
+    """What every trial of a study shares: the model, its base params and search space, the data and folds."""
+
+    model_cls: type[Model]
+    base: dict[str, Any]
+    space: dict[str, FloatDim | IntDim | CategoricalDim]
+    dataset: Dataset
+    plan: CVPlan
+    seed: int
+
+    def trial_job(self, trial: Any, storage: Path) -> TrialJob:
+        """Sample the trial's params on top of the base ones and plan its folds."""
+        from mlfactory.training.oof import plan_fold_jobs
+
+        values = {**self.base, **{name: suggest(trial, name, dim) for name, dim in self.space.items()}}
+        params = validate_params(self.model_cls, values, f"tuning trial {trial.number}")
+        fold_jobs, _ = plan_fold_jobs(self.model_cls, params, self.dataset, self.plan, self.seed)
+        return TrialJob(trial.number, trial._trial_id, str(storage), trial.study.study_name, fold_jobs)
+
+
 def journal_storage(path: Path) -> Any:
     """Optuna storage in one journal file (file locks make it safe for concurrent workers)."""
     from optuna.storages import JournalStorage
@@ -174,22 +195,121 @@ def journal_storage(path: Path) -> Any:
     return JournalStorage(JournalFileBackend(str(path)))
 
 
-def run_trial(dataset: Dataset, job: TrialJob) -> float | None:
-    """Fit the trial's folds one by one, reporting the running CV log loss; None when pruned."""
+def run_trial(dataset: Dataset, job: TrialJob) -> TrialOutcome:
+    """Fit the trial's folds one by one, reporting the running CV log loss; stops early when pruned."""
     import optuna
 
     from mlfactory.training.oof import fit_predict_fold, oof_frame
 
     study = optuna.load_study(study_name=job.study_name, storage=journal_storage(Path(job.storage)))
     trial = optuna.trial.Trial(study, job.trial_id)
-    results, loss = [], float("nan")
+    results, loss, frame = [], float("nan"), None
     for step, fold_job in enumerate(job.fold_jobs):
         results.append(fit_predict_fold(dataset, fold_job))
-        loss = cv_log_loss(oof_frame(results, dataset.timestamps), dataset)
+        frame = oof_frame(results, dataset.timestamps)
+        loss = cv_log_loss(frame, dataset)
         trial.report(loss, step)
         if trial.should_prune():
-            return None
-    return loss
+            return TrialOutcome(None, None)
+    return TrialOutcome(loss, frame)
+
+
+def check_tuning_counts(n_trials: int, batch: int) -> None:
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ConfigError(f"n_trials: expected a positive integer, got {n_trials!r}")
+    if batch < 1:
+        raise ConfigError(f"batch: {batch} is invalid; give the number of trials to run at once (≥ 1)")
+
+
+def search_space_of(
+    model_cls: type[Model], search_space: Mapping[str, FloatDim | IntDim | CategoricalDim] | None
+) -> dict[str, FloatDim | IntDim | CategoricalDim]:
+    """The given search space, else the model's own; a model without one is a config error."""
+    space = dict(getattr(model_cls, "search_space", {}) if search_space is None else search_space)
+    if not space:
+        raise ConfigError(
+            f"search_space: model {model_cls.name!r} has none; add `search_space:` to configs/models/{model_cls.name}.yaml"
+        )
+    return space
+
+
+@contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Optuna's per-trial INFO lines off for the duration (they would flood stderr)."""
+    import optuna
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def open_study(name: str, storage: Path, seed: int, n_startup_trials: int) -> Any:
+    """The journal-file study (created or continued), seeded TPE, median pruning; stale trials failed."""
+    import optuna
+    from optuna.trial import TrialState
+
+    study = optuna.create_study(
+        study_name=name, storage=journal_storage(storage), load_if_exists=True,
+        direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=n_startup_trials, n_warmup_steps=1),
+    )  # fmt: skip
+    for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.tell(stale.number, state=TrialState.FAIL)  # left running by a killed run
+    return study
+
+
+def finished_trials(study: Any) -> list[Any]:
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def run_trial_batch(
+    study: Any,
+    setup: SearchSetup,
+    executor: Executor,
+    size: int,
+    storage: Path,
+    on_trial: Callable[[int, pl.DataFrame], None] | None,
+) -> None:
+    """Ask ``size`` trials, run them on the executor and tell their outcomes once all are back.
+
+    ``on_trial(number, oof)`` runs here, in the calling process, as each completed trial's result
+    arrives (never inside a worker), before the study hears of it: every trial the study counts
+    as complete has been recorded exactly once. Telling waits for the whole batch, in trial order,
+    so the pruner of a batch only sees earlier batches whichever executor runs it.
+    """
+    from optuna.trial import TrialState
+
+    trials = [study.ask() for _ in range(size)]
+    jobs = [setup.trial_job(t, storage) for t in trials]
+    outcomes: list[TrialOutcome | None] = [None] * len(jobs)
+    for i, outcome in executor.as_completed(run_trial, jobs, shared=setup.dataset):
+        outcomes[i] = outcome
+        if outcome.oof is not None and on_trial is not None:
+            on_trial(trials[i].number, outcome.oof)
+    for trial, outcome in zip(trials, outcomes, strict=True):
+        if outcome is None or outcome.loss is None:
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            study.tell(trial, outcome.loss)
+
+
+def tuning_result(study: Any, setup: SearchSetup) -> TuningResult:
+    """The best params (validated on top of the base ones) and every finished trial with its state."""
+    best = validate_params(setup.model_cls, {**setup.base, **study.best_params}, "best trial").model_dump()
+    trials_frame = pl.DataFrame(
+        [
+            {"number": t.number, "state": t.state.name, "log_loss": t.value, **t.params}
+            for t in finished_trials(study)
+        ],
+        schema_overrides={"number": pl.Int64, "log_loss": pl.Float64},
+        strict=False,
+    )
+    return TuningResult(setup.model_cls.name, best, float(study.best_value), trials_frame, int(setup.seed))
 
 
 def tune_parallel(
@@ -205,6 +325,7 @@ def tune_parallel(
     batch: int = 4,
     search_space: Mapping[str, FloatDim | IntDim | CategoricalDim] | None = None,
     n_startup_trials: int = 4,
+    on_trial: Callable[[int, pl.DataFrame], None] | None = None,
 ) -> TuningResult:
     """``tune`` with ``batch`` trials at a time on the executor, a journal-file study and median pruning.
 
@@ -214,56 +335,15 @@ def tune_parallel(
     same whichever executor runs it. The study lives in ``storage`` (e.g. ``RUN/tuning/<model>_h<H>.journal``):
     a re-run continues it — finished trials count towards ``n_trials``; trials left running by a
     killed run are marked failed. ``TuningResult.trials`` lists every finished trial (with its state),
-    the count to charge to the run's deflated Sharpe.
+    the count to charge to the run's deflated Sharpe. ``on_trial(number, oof_frame)`` is called in
+    this process once per completed trial (pruned ones have no full OOF), e.g. to record it in the
+    run's trial registry (``training.cross_validate.tuning_trial_recorder``).
     """
-    import optuna
-    from optuna.trial import TrialState
-
-    from mlfactory.training.oof import plan_fold_jobs
-
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ConfigError(f"n_trials: expected a positive integer, got {n_trials!r}")
-    if batch < 1:
-        raise ConfigError(f"batch: {batch} is invalid; give the number of trials to run at once (≥ 1)")
-    space = dict(getattr(model_cls, "search_space", {}) if search_space is None else search_space)
-    if not space:
-        raise ConfigError(
-            f"search_space: model {model_cls.name!r} has none; add `search_space:` to configs/models/{model_cls.name}.yaml"
-        )
+    check_tuning_counts(n_trials, batch)
     base = base_params.model_dump() if isinstance(base_params, ModelParams) else dict(base_params)
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = optuna.create_study(
-            study_name=model_cls.name, storage=journal_storage(storage), load_if_exists=True,
-            direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=n_startup_trials, n_warmup_steps=1),
-        )  # fmt: skip
-        for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            study.tell(stale.number, state=TrialState.FAIL)  # left running by a killed run
-        done = (TrialState.COMPLETE, TrialState.PRUNED)
-        while (left := n_trials - len(study.get_trials(deepcopy=False, states=done))) > 0:
-            trials = [study.ask() for _ in range(min(batch, left))]
-            jobs = []
-            for trial in trials:
-                values = {**base, **{name: suggest(trial, name, dim) for name, dim in space.items()}}
-                params = validate_params(model_cls, values, f"tuning trial {trial.number}")
-                fold_jobs, _ = plan_fold_jobs(model_cls, params, dataset, plan, seed)
-                jobs.append(
-                    TrialJob(trial.number, trial._trial_id, str(storage), study.study_name, fold_jobs)
-                )
-            for trial, value in zip(trials, executor.map(run_trial, jobs, shared=dataset), strict=True):
-                if value is None:
-                    study.tell(trial, state=TrialState.PRUNED)
-                else:
-                    study.tell(trial, value)
-    finally:
-        optuna.logging.set_verbosity(previous)
-    finished = study.get_trials(deepcopy=False, states=done)
-    best = validate_params(model_cls, {**base, **study.best_params}, "best trial").model_dump()
-    trials_frame = pl.DataFrame(
-        [{"number": t.number, "state": t.state.name, "log_loss": t.value, **t.params} for t in finished],
-        schema_overrides={"number": pl.Int64, "log_loss": pl.Float64},
-        strict=False,
-    )
-    return TuningResult(model_cls.name, best, float(study.best_value), trials_frame, int(seed))
+    setup = SearchSetup(model_cls, base, search_space_of(model_cls, search_space), dataset, plan, seed)
+    with quiet_optuna():
+        study = open_study(model_cls.name, storage, seed, n_startup_trials)
+        while (left := n_trials - len(finished_trials(study))) > 0:
+            run_trial_batch(study, setup, executor, min(batch, left), storage, on_trial)
+    return tuning_result(study, setup)
