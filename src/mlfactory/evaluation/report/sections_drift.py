@@ -17,11 +17,20 @@ from plotly.subplots import make_subplots
 
 from mlfactory.evaluation.report.artifacts import RunArtifacts
 from mlfactory.evaluation.report.figures import TEMPLATE, figure_html
-from mlfactory.evaluation.report.html import Section, heading, key_value_table, paragraph, table, unavailable
+from mlfactory.evaluation.report.html import (
+    Section,
+    details,
+    heading,
+    key_value_table,
+    paragraph,
+    table,
+    unavailable,
+)
 from mlfactory.serving.drift_results import DriftResult, DriftScore, read_run_drift_results
 
 MAX_BARS = 50  # features drawn per bar chart (the worst by PSI)
 WORST_OVER_TIME = 5  # features drawn in PSI over time
+OPEN_ROWS = 25  # a longer over-threshold table is folded (<details>)
 STATUS_COLOURS = {"ok": "#2f8a4f", "warn": "#c27c0e", "alert": "#d64545"}
 WARN_LINE = {"color": "#c27c0e", "dash": "dash", "width": 1}
 ALERT_LINE = {"color": "#d64545", "dash": "dot", "width": 1}
@@ -51,8 +60,8 @@ def _one_bundle(bundle_id: str, results: list[DriftResult], next_id: Callable[[]
     cfg, win = latest.config, latest.windows.get("predictions")
     out = heading(3, bundle_id)
     out += paragraph(
-        f"{len(results)} monitor result(s); the latest compares the last {cfg.window} rows of {latest.data} "
-        f"with the bundle's training period (window ending {_utc(latest.window_end)})."
+        f"{len(results)} monitor result(s); the latest compares the recent window of {latest.data} (the last "
+        f"{cfg.window} rows at most) with the bundle's training period; the window ends {_utc(latest.window_end)}."
     )
     out += key_value_table(
         [
@@ -77,10 +86,14 @@ def _one_bundle(bundle_id: str, results: list[DriftResult], next_id: Callable[[]
     out += figure_html(class_shares_figure(latest), next_id(), toolbar=False)
     over = [s for s in features if s.status != "ok"]
     out += heading(4, f"features over a threshold ({len(over)} of {len(features)})")
-    out += table(
-        ["feature", "timeframe", "PSI", "KS", "status", "reference rows", "recent rows"],
-        [[s.target, s.timeframe, s.psi, s.ks, s.status, s.n_reference, s.n_recent] for s in over],
-    )
+    if over:
+        rows = table(
+            ["feature", "timeframe", "PSI", "KS", "status", "reference rows", "recent rows"],
+            [[s.target, s.timeframe, s.psi, s.ks, s.status, s.n_reference, s.n_recent] for s in over],
+        )
+        out += rows if len(over) <= OPEN_ROWS else details(f"show all {len(over)}, highest PSI first", rows)
+    else:
+        out += paragraph("No feature reaches a threshold in the latest window.", "meta")
     if len(same) > 1:
         out += figure_html(psi_history_figure(same), next_id())
     if len(same) < len(results):
@@ -118,7 +131,14 @@ def drift_scores_figure(features: Sequence[DriftScore], result: DriftResult) -> 
     fig.add_bar(x=x, y=[s.ks for s in shown], name="KS", marker_color=colours, customdata=status,
                 hovertemplate=hover, row=2, col=1)  # fmt: skip
     cfg = result.config
-    fig.add_hline(y=cfg.psi_warn, line=WARN_LINE, annotation_text=f"warn {cfg.psi_warn}", row=1, col=1)
+    fig.add_hline(
+        y=cfg.psi_warn,
+        line=WARN_LINE,
+        annotation_text=f"warn {cfg.psi_warn}",
+        annotation_position="bottom right",
+        row=1,
+        col=1,
+    )
     fig.add_hline(y=cfg.psi_alert, line=ALERT_LINE, annotation_text=f"alert {cfg.psi_alert}", row=1, col=1)
     fig.add_hline(y=cfg.ks_alert, line=ALERT_LINE, annotation_text=f"alert {cfg.ks_alert}", row=2, col=1)
     fig.update_yaxes(title_text="PSI", row=1, col=1)
@@ -168,7 +188,12 @@ def psi_history_figure(results: Sequence[DriftResult]) -> go.Figure:
         name = f"{target} ({tf})" if tf else target
         fig.add_scatter(x=x, y=y, name=name, mode="lines+markers")
     cfg = results[-1].config
-    fig.add_hline(y=cfg.psi_warn, line=WARN_LINE, annotation_text=f"warn {cfg.psi_warn}")
+    fig.add_hline(
+        y=cfg.psi_warn,
+        line=WARN_LINE,
+        annotation_text=f"warn {cfg.psi_warn}",
+        annotation_position="bottom right",
+    )
     fig.add_hline(y=cfg.psi_alert, line=ALERT_LINE, annotation_text=f"alert {cfg.psi_alert}")
     fig.update_layout(
         template=TEMPLATE, height=360, margin={"t": 40, "b": 40}, hovermode="x unified",

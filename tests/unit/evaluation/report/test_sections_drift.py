@@ -128,3 +128,24 @@ def test_results_of_another_generation_are_left_out(run_copy: Callable[[str], Pa
     _write(run, drift_result("2024-04-09T21:00:00Z", 1.0, _generation(run)))
     section = drift_section(load_run(run), _ids())
     assert section.available and section.body.count("Plotly.newPlot(") == 2  # one current result: no history
+
+
+def test_a_window_without_drift_says_so_instead_of_an_empty_table(run_copy: Callable[[str], Path]) -> None:
+    run = run_copy("run")
+    _write(run, drift_result("2024-04-02T21:00:00Z", 0.0, _generation(run)))
+    section = drift_section(load_run(run), _ids())
+    assert section.available and "features over a threshold (0 of 12)" in section.body
+    assert "No feature reaches a threshold" in section.body and section.body.count("<table>") == 1
+
+
+def test_a_long_over_threshold_table_is_folded(run_copy: Callable[[str], Path], monkeypatch) -> None:
+    from mlfactory.evaluation.report import sections_drift
+
+    run = run_copy("run")
+    _write(run, drift_result("2024-04-09T21:00:00Z", 1.5, _generation(run)))
+    open_body = drift_section(load_run(run), _ids()).body
+    assert "<details>" not in open_body
+    monkeypatch.setattr(sections_drift, "OPEN_ROWS", 2)
+    folded = drift_section(load_run(run), _ids()).body
+    assert "<details><summary>show all" in folded
+    assert folded[folded.index("<details>") :].count("<table>") == 1  # the over-threshold table, inside
