@@ -46,6 +46,7 @@ def monitor(
     Drift section of `mlfactory report RUN` finds it.
     """
     from rich.table import Table
+    from rich.text import Text
 
     from mlfactory.serving.drift import load_drift_config, monitor_file
     from mlfactory.serving.drift_results import default_results_dir, write_drift_result
@@ -66,4 +67,4 @@ def monitor(
                       f"[{colour[r['status']]}]{r['status']}[/]")  # fmt: skip
     console.print(table)
     if save:
-        console.print(f"saved {result['artifact']}")
+        console.print(Text(f"saved {result['artifact']}"), soft_wrap=True)

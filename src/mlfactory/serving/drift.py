@@ -70,13 +70,16 @@ def load_drift_config(path: Path | None = None, overrides: dict[str, Any] | None
     from mlfactory.config import read_yaml
 
     raw: Any = {} if path is None else read_yaml(Path(path), "monitoring config") or {}
-    source = "<defaults>" if path is None else str(path)
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    source = (
+        "the monitor options" if path is None else f"{path}{' with the monitor options' if given else ''}"
+    )
     if not isinstance(raw, dict):
         raise ConfigError(
-            f"{source}: the monitoring config must be a mapping of {', '.join(DriftConfig.model_fields)}"
+            f"{path}: the monitoring config must be a mapping of {', '.join(DriftConfig.model_fields)}"
         )
     try:
-        return DriftConfig.model_validate(raw | {k: v for k, v in (overrides or {}).items() if v is not None})
+        return DriftConfig.model_validate(raw | given)
     except ValidationError as exc:
         msgs = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg'].removeprefix('Value error, ')}"
                 for e in exc.errors()]  # fmt: skip

@@ -107,16 +107,24 @@ def test_the_report_draws_the_drift_section_from_the_saved_results(monitored) ->
     assert re.findall(r"<tr><td>([^<]+)</td>", last_table) == [s["target"] for s in over]
 
 
-def test_no_save_writes_nothing_and_a_bad_config_is_a_user_error(monitored, tmp_path: Path) -> None:
+def test_no_save_writes_nothing_out_writes_elsewhere_and_a_bad_config_is_a_user_error(
+    monitored, tmp_path: Path
+) -> None:
     run, bundle, results = monitored
     before = sorted((run / "monitoring").rglob("*"))
-    data = results["same"]["data"]
-    r = CliRunner().invoke(
-        app, ["monitor", "--bundle", str(bundle), "--data", data, "--no-save", "--window", "100"]
-    )
+    base = ["monitor", "--bundle", str(bundle), "--data", results["same"]["data"]]
+    r = CliRunner().invoke(app, [*base, "--no-save", "--window", "100"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, [*base, "--window", "100", "--out", str(tmp_path / "elsewhere")])
     assert r.exit_code == 0, r.output
     assert sorted((run / "monitoring").rglob("*")) == before
+    (written,) = (tmp_path / "elsewhere").iterdir()
+    assert (
+        f"saved {written}" in " ".join(r.stderr.split()) and read_drift_result(written).config.window == 100
+    )
     bad = tmp_path / "monitoring.yaml"
     bad.write_text("psi_warn: 0.5\npsi_alert: 0.2\n")
-    r = CliRunner().invoke(app, ["monitor", "--bundle", str(bundle), "--data", data, "--config", str(bad)])
+    r = CliRunner().invoke(app, [*base, "--config", str(bad)])
     assert r.exit_code == 2 and str(bad) in r.output and "psi_warn" in r.output
+    r = CliRunner().invoke(app, [*base, "--psi-warn", "0.5"])
+    assert r.exit_code == 2 and "the monitor options" in r.output
