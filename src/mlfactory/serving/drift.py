@@ -10,8 +10,10 @@ a recent window is compared with the bundle's training period:
   (``predictions_val.parquet``) vs the last ``window`` predictions; PSI of the argmax class shares
   and KS of ``p_short`` and ``p_long``.
 
-Each score gets a status by the thresholds of ``DriftConfig``. Missing reference files are an
-``ArtifactError`` naming the file.
+Each score gets a status by the thresholds of ``DriftConfig`` (``mlfactory monitor --config FILE``,
+documented in docs/configuration.md). Missing reference files are an ``ArtifactError`` naming the
+file. ``monitor_file``'s result is what ``mlfactory monitor`` saves (``serving.drift_results``:
+``RUN/monitoring/<bundle-id>/<window-end>.json``) and the report's Drift section draws.
 """
 
 from __future__ import annotations
