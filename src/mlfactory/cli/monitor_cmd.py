@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mlfactory.cli.common import console, emit_json, user_errors
+from mlfactory.errors import ConfigError
 
 
 @user_errors
@@ -51,6 +52,10 @@ def monitor(
     from mlfactory.serving.drift import load_drift_config, monitor_file
     from mlfactory.serving.drift_results import default_results_dir, write_drift_result
 
+    if save and out is not None and out.exists() and not out.is_dir():
+        raise ConfigError(
+            f"--out {out}: this is a file; give a directory (the result is written as DIR/<window-end>.json)"
+        )
     overrides = {"window": window, "psi_warn": psi_warn, "psi_alert": psi_alert, "ks_alert": ks_alert}
     result = monitor_file(bundle, data, load_drift_config(config, overrides))
     if save:

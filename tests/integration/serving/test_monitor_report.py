@@ -128,3 +128,5 @@ def test_no_save_writes_nothing_out_writes_elsewhere_and_a_bad_config_is_a_user_
     assert r.exit_code == 2 and str(bad) in r.output and "psi_warn" in r.output
     r = CliRunner().invoke(app, [*base, "--psi-warn", "0.5"])
     assert r.exit_code == 2 and "the monitor options" in r.output
+    r = CliRunner().invoke(app, [*base, "--out", str(bad)])
+    assert r.exit_code == 2 and f"--out {bad}: this is a file" in " ".join(r.output.split())
