@@ -175,6 +175,7 @@ def configuration_markdown() -> str:
     from mlfactory.config import PipelineConfig
     from mlfactory.models.config import _ConfigFile
     from mlfactory.models.registry import all_models
+    from mlfactory.serving.drift import DriftConfig
     from mlfactory.training.recipes import Recipe
 
     lines = [
@@ -199,6 +200,9 @@ def configuration_markdown() -> str:
         "## Ensemble recipe (`configs/ensembles/<name>.yaml`, `--recipe NAME|FILE`)",
         "",
         *_table(Recipe),
+        "## Drift monitoring (`mlfactory monitor --config FILE`; its options override the file)",
+        "",
+        *_table(DriftConfig),
         "## Model hyper-parameters (`params:` in a model config, `--param KEY=VALUE`)",
         "",
     ]

@@ -52,7 +52,7 @@ COMPLETE = "complete"
 GENERATION_FILE = "generation.json"
 REBUILD = "mlfactory pipeline run"
 # Everything built on top of the dataset: moved aside when a run changes generation.
-DERIVED = ("models", "ensembles", "backtests", "cv", "selection", "tuning", "report.html")
+DERIVED = ("models", "ensembles", "backtests", "cv", "selection", "tuning", "monitoring", "report.html")
 
 
 def stable_hash(obj: Any) -> str:

@@ -8,6 +8,7 @@ DERIVED = (
     "models",
     "ensembles",
     "backtests",
+    "monitoring",
     "cv",
     "jobs",
     "grid",

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mlfactory.cli.common import console, emit_json, user_errors
+from mlfactory.errors import ConfigError
 
 
 @user_errors
@@ -16,21 +17,49 @@ def monitor(
     data: Annotated[
         Path, typer.Option("--data", "-d", help="recent raw 1-minute bars (CSV, CSV.gz, Parquet)")
     ],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="YAML of window, bins, psi_warn, psi_alert, ks_alert (docs/configuration.md)"
+        ),
+    ] = None,
     window: Annotated[
-        int, typer.Option("--window", help="recent rows compared with the training period")
-    ] = 500,
-    psi_warn: Annotated[float, typer.Option("--psi-warn")] = 0.1,
-    psi_alert: Annotated[float, typer.Option("--psi-alert")] = 0.25,
-    ks_alert: Annotated[float, typer.Option("--ks-alert")] = 0.2,
+        int | None,
+        typer.Option("--window", help="recent rows compared with the training period; overrides --config"),
+    ] = None,
+    psi_warn: Annotated[float | None, typer.Option("--psi-warn", help="overrides --config")] = None,
+    psi_alert: Annotated[float | None, typer.Option("--psi-alert", help="overrides --config")] = None,
+    ks_alert: Annotated[float | None, typer.Option("--ks-alert", help="overrides --config")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="directory of the result file <window-end>.json; default RUN/monitoring/<bundle-id>"
+        ),
+    ] = None,
+    save: Annotated[
+        bool, typer.Option("--save/--no-save", help="write the result file (the report reads it)")
+    ] = True,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
 ) -> None:
-    """PSI and KS per used feature and on the predicted classes: training period vs a recent window."""
+    """PSI and KS per used feature and on the predicted classes: training period vs a recent window.
+
+    The result is saved as RUN/monitoring/<bundle-id>/<window-end>.json (or under --out), where the
+    Drift section of `mlfactory report RUN` finds it.
+    """
     from rich.table import Table
+    from rich.text import Text
 
-    from mlfactory.serving.drift import DriftConfig, monitor_file
+    from mlfactory.serving.drift import load_drift_config, monitor_file
+    from mlfactory.serving.drift_results import default_results_dir, write_drift_result
 
-    cfg = DriftConfig(window=window, psi_warn=psi_warn, psi_alert=psi_alert, ks_alert=ks_alert)
-    result = monitor_file(bundle, data, cfg)
+    if save and out is not None and out.exists() and not out.is_dir():
+        raise ConfigError(
+            f"--out {out}: this is a file; give a directory (the result is written as DIR/<window-end>.json)"
+        )
+    overrides = {"window": window, "psi_warn": psi_warn, "psi_alert": psi_alert, "ks_alert": ks_alert}
+    result = monitor_file(bundle, data, load_drift_config(config, overrides))
+    if save:
+        result["artifact"] = str(write_drift_result(result, out or default_results_dir(bundle)))
     if json_out:
         emit_json(result)
         return
@@ -42,3 +71,5 @@ def monitor(
         table.add_row(r["target"], r["kind"], f"{r['psi']:.3f}", f"{r['ks']:.3f}", str(r["n_recent"]),
                       f"[{colour[r['status']]}]{r['status']}[/]")  # fmt: skip
     console.print(table)
+    if save:
+        console.print(Text(f"saved {result['artifact']}"), soft_wrap=True)

@@ -10,8 +10,10 @@ a recent window is compared with the bundle's training period:
   (``predictions_val.parquet``) vs the last ``window`` predictions; PSI of the argmax class shares
   and KS of ``p_short`` and ``p_long``.
 
-Each score gets a status by the thresholds of ``DriftConfig``. Missing reference files are an
-``ArtifactError`` naming the file.
+Each score gets a status by the thresholds of ``DriftConfig`` (``mlfactory monitor --config FILE``,
+documented in docs/configuration.md). Missing reference files are an ``ArtifactError`` naming the
+file. ``monitor_file``'s result is what ``mlfactory monitor`` saves (``serving.drift_results``:
+``RUN/monitoring/<bundle-id>/<window-end>.json``) and the report's Drift section draws.
 """
 
 from __future__ import annotations
@@ -22,22 +24,68 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mlfactory.errors import ArtifactError
+from mlfactory.errors import ArtifactError, ConfigError
 from mlfactory.models.base import PROBA_COLUMNS
 from mlfactory.serving.bundle import Bundle
 
 EPS = 1e-4  # floor of a bin share in PSI (empty bins)
+CLASS_NAMES = ("short", "neutral", "long")  # the argmax classes, in PROBA_COLUMNS order
 
 
 class DriftConfig(BaseModel):
+    """Window and thresholds of ``mlfactory monitor`` (``--config FILE``, options override it)."""
+
     model_config = ConfigDict(extra="forbid")
-    window: int = Field(default=500, ge=20, description="recent rows compared with the training period")
+    window: int = Field(
+        default=500,
+        ge=20,
+        description="recent rows (per timeframe, and predictions) compared with the training period",
+    )
     bins: int = Field(default=10, ge=2, le=100, description="quantile bins of the reference for PSI")
-    psi_warn: float = Field(default=0.1, gt=0)
-    psi_alert: float = Field(default=0.25, gt=0)
-    ks_alert: float = Field(default=0.2, gt=0, le=1, description="KS statistic above which a column alerts")
+    psi_warn: float = Field(default=0.1, gt=0, description="PSI at or above which a column warns")
+    psi_alert: float = Field(default=0.25, gt=0, description="PSI at or above which a column alerts")
+    ks_alert: float = Field(
+        default=0.2, gt=0, le=1, description="KS statistic at or above which a column alerts"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftConfig:
+        if self.psi_warn > self.psi_alert:
+            raise ValueError(
+                f"psi_warn {self.psi_warn} is above psi_alert {self.psi_alert}; warn must come first"
+            )
+        return self
+
+    def status(self, psi_value: float, ks_value: float) -> str:
+        """``alert`` at or above an alert threshold, ``warn`` at or above ``psi_warn``, else ``ok``."""
+        if psi_value >= self.psi_alert or ks_value >= self.ks_alert:
+            return "alert"
+        return "warn" if psi_value >= self.psi_warn else "ok"
+
+
+def load_drift_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> DriftConfig:
+    """The monitor's config: a YAML mapping of ``DriftConfig`` keys (``None`` = defaults), then ``overrides``."""
+    from pydantic import ValidationError
+
+    from mlfactory.config import read_yaml
+
+    raw: Any = {} if path is None else read_yaml(Path(path), "monitoring config") or {}
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    source = (
+        "the monitor options" if path is None else f"{path}{' with the monitor options' if given else ''}"
+    )
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: the monitoring config must be a mapping of {', '.join(DriftConfig.model_fields)}"
+        )
+    try:
+        return DriftConfig.model_validate(raw | given)
+    except ValidationError as exc:
+        msgs = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()]  # fmt: skip
+        raise ConfigError(f"{source}: invalid monitoring config: {'; '.join(msgs)}") from exc
 
 
 def psi(reference: np.ndarray, recent: np.ndarray, bins: int) -> float:
@@ -76,7 +124,7 @@ def used_columns(bundle: Bundle) -> dict[str, list[str]]:
     return {tf: sorted(c) for tf, c in out.items()}
 
 
-def _training_end(run: Path, fitted: dict[str, Any]) -> int:
+def training_end(run: Path, fitted: dict[str, Any]) -> int:
     """The last training timestamp (int ns): the fitted state's ``fit_end``, else the run's val start."""
     if fitted.get("fit_end"):
         return int(
@@ -105,7 +153,7 @@ class DriftMonitor:
                 )
             frame = pl.read_parquet(path, columns=["timestamp", "warm", *cols])
             frame = frame.filter(
-                pl.col("timestamp").dt.epoch("ns") <= _training_end(run, bundle.fitted.get(tf, {}))
+                pl.col("timestamp").dt.epoch("ns") <= training_end(run, bundle.fitted.get(tf, {}))
             )
             self.reference[tf] = frame.filter(pl.col("warm")).select(cols)
         preds = bundle.directory / "predictions_val.parquet"
@@ -113,45 +161,68 @@ class DriftMonitor:
             raise ArtifactError(f"{preds}: missing from the bundle; retrain the ensemble")
         self.reference_predictions = pl.read_parquet(preds).select(PROBA_COLUMNS)
 
-    def _status(self, psi_value: float, ks_value: float) -> str:
-        c = self.config
-        if psi_value >= c.psi_alert or ks_value >= c.ks_alert:
-            return "alert"
-        return "warn" if psi_value >= c.psi_warn else "ok"
+    def recent(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The recent window of a feature or prediction frame: its last ``window`` (warm) rows."""
+        return (frame.filter(pl.col("warm")) if "warm" in frame.columns else frame).tail(self.config.window)
 
     def scores(
         self, frames: dict[str, pl.DataFrame], predictions: pl.DataFrame | None
     ) -> list[dict[str, Any]]:
-        """Rows of (target, kind, psi, ks, n_reference, n_recent, status); recent = the last ``window`` rows."""
-        w, out = self.config.window, []
+        """Rows of (target, kind, timeframe, psi, ks, n_reference, n_recent, status); recent = ``recent(frame)``."""
+        out = []
         for tf, cols in self.columns.items():
             if tf not in frames:
                 continue
-            frame = frames[tf]
-            recent = (frame.filter(pl.col("warm")) if "warm" in frame.columns else frame).tail(w)
-            ref = self.reference[tf]
+            recent, ref = self.recent(frames[tf]), self.reference[tf]
             for c in cols:
                 if c not in recent.columns:
                     continue
                 a, b = ref[c].to_numpy().astype(np.float64), recent[c].to_numpy().astype(np.float64)
                 p, k = psi(a, b, self.config.bins), ks(a, b)
-                out.append(self._row(c, "feature", p, k, a.size, b.size))
+                out.append(self._row(c, "feature", tf, p, k, a.size, b.size))
         if predictions is not None and predictions.height:
             ref = self.reference_predictions.to_numpy()
-            cur = predictions.select(PROBA_COLUMNS).tail(w).to_numpy()
+            cur = self.recent(predictions).select(PROBA_COLUMNS).to_numpy()
             p = class_psi(ref.argmax(axis=1), cur.argmax(axis=1))
             k = max(ks(ref[:, 0], cur[:, 0]), ks(ref[:, 2], cur[:, 2]))
-            out.append(self._row("predicted_class", "prediction", p, k, ref.shape[0], cur.shape[0]))
+            out.append(self._row("predicted_class", "prediction", None, p, k, ref.shape[0], cur.shape[0]))
         return out
 
-    def _row(self, target: str, kind: str, p: float, k: float, n_ref: int, n_cur: int) -> dict[str, Any]:
-        return {"target": target, "kind": kind, "psi": p, "ks": k, "n_reference": n_ref, "n_recent": n_cur,
-                "status": self._status(p, k)}  # fmt: skip
+    def class_shares(self, predictions: pl.DataFrame) -> dict[str, list[Any]]:
+        """Shares of the argmax classes (short, neutral, long): training reference vs the recent window."""
+
+        def shares(proba: np.ndarray) -> list[float]:
+            counts = np.bincount(proba.argmax(axis=1), minlength=3) if proba.size else np.zeros(3)
+            return [float(x) for x in counts / max(proba.shape[0], 1)]
+
+        recent = self.recent(predictions).select(PROBA_COLUMNS).to_numpy()
+        reference = shares(self.reference_predictions.to_numpy())
+        return {"classes": list(CLASS_NAMES), "reference": reference, "recent": shares(recent)}
+
+    def _row(
+        self, target: str, kind: str, tf: str | None, p: float, k: float, n_ref: int, n_cur: int
+    ) -> dict[str, Any]:
+        return {"target": target, "kind": kind, "timeframe": tf, "psi": p, "ks": k, "n_reference": n_ref,
+                "n_recent": n_cur, "status": self.config.status(p, k)}  # fmt: skip
+
+
+def _span(frame: pl.DataFrame) -> dict[str, Any]:
+    """Rows and first/last timestamp (ISO, UTC) of a recent window."""
+    ts = frame["timestamp"]
+    iso = (lambda v: v.strftime("%Y-%m-%dT%H:%M:%SZ")) if frame.height else (lambda v: None)
+    return {"rows": frame.height, "start": iso(ts.min()), "end": iso(ts.max())}
 
 
 def monitor_file(bundle_dir: Path, data_path: Path, config: DriftConfig | None = None) -> dict[str, Any]:
-    """Drift of a data file (batch features and predictions) against the bundle's training period."""
+    """Drift of a data file (batch features and predictions) against the bundle's training period.
+
+    The result records what was compared: the bundle (id, generation, hash of its file manifest),
+    the data file (sha256), the config used, and per timeframe (and for the predictions) the rows
+    and time span of the recent window — ``serving.drift_results`` writes it as an artifact.
+    """
+    from mlfactory.artifacts import MANIFEST, sha256_file
     from mlfactory.pipeline import load_and_validate
+    from mlfactory.run_dir import artifact_generation
     from mlfactory.serving.bundle import load_bundle
     from mlfactory.serving.inference import InferenceData, predict_data
 
@@ -160,7 +231,17 @@ def monitor_file(bundle_dir: Path, data_path: Path, config: DriftConfig | None =
     bars, _ = load_and_validate(Path(data_path), bundle.instrument, bundle.config)
     data = InferenceData(bars.drop("row"), bundle)
     predictions, _ = predict_data(bundle, data)
-    rows = monitor.scores({tf: data.features(tf) for tf in monitor.columns}, predictions)
+    frames = {tf: data.features(tf) for tf in monitor.columns}
+    rows = monitor.scores(frames, predictions)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "warn", "alert")}
-    return {"bundle": str(bundle.directory), "data": str(data_path), "config": monitor.config.model_dump(),
-            "summary": counts, "scores": rows}  # fmt: skip
+    windows = {tf: _span(monitor.recent(f)) for tf, f in frames.items()}
+    windows["predictions"] = _span(monitor.recent(predictions))
+    manifest = bundle.directory / MANIFEST
+    return {
+        "bundle": str(bundle.directory), "bundle_id": bundle.directory.name,
+        "bundle_sha256": sha256_file(manifest) if manifest.is_file() else None,
+        "generation": artifact_generation(bundle.directory),
+        "data": str(data_path), "data_sha256": sha256_file(Path(data_path)),
+        "config": monitor.config.model_dump(), "windows": windows, "summary": counts,
+        "class_shares": monitor.class_shares(predictions), "scores": rows,
+    }  # fmt: skip

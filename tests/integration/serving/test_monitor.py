@@ -28,7 +28,18 @@ def test_monitor_scores_every_used_feature_and_sees_a_volume_shift(
     res = {}
     for name, path in (("same", manifest["input"]["path"]), ("shifted", str(shifted))):
         r = runner.invoke(
-            app, ["monitor", "--bundle", str(bundle.directory), "--data", path, "--json", "--window", "300"]
+            app,
+            [
+                "monitor",
+                "--bundle",
+                str(bundle.directory),
+                "--data",
+                path,
+                "--json",
+                "--window",
+                "300",
+                "--no-save",
+            ],
         )
         assert r.exit_code == 0, r.output
         res[name] = {s["target"]: s for s in json.loads(r.stdout)["scores"]}
@@ -37,5 +48,7 @@ def test_monitor_scores_every_used_feature_and_sees_a_volume_shift(
     volume = [c for c in used if "vol" in c and c in res["same"]]
     assert volume
     assert max(res["shifted"][c]["psi"] - res["same"][c]["psi"] for c in volume) > 0.5
-    table = runner.invoke(app, ["monitor", "--bundle", str(bundle.directory), "--data", str(shifted)])
+    table = runner.invoke(
+        app, ["monitor", "--bundle", str(bundle.directory), "--data", str(shifted), "--no-save"]
+    )
     assert table.exit_code == 0 and "predicted_class" in table.output

@@ -13,6 +13,7 @@ from mlfactory.evaluation.report.html import Section, page
 from mlfactory.evaluation.report.sections_backtest import backtest_section
 from mlfactory.evaluation.report.sections_compare import same_rows_section
 from mlfactory.evaluation.report.sections_cv import cross_validation_section
+from mlfactory.evaluation.report.sections_drift import drift_section
 from mlfactory.evaluation.report.sections_models import (
     breakdown_section,
     calibration_section,
@@ -72,6 +73,7 @@ def render_report(run: RunArtifacts) -> Report:
         cross_validation_section(run, next_id),
         breakdown_section(run),
         backtest_section(run, next_id),
+        drift_section(run, next_id),
         manifest_section(run),
     ]
     instrument = run.manifest.get("instrument") or {}

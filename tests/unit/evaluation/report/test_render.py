@@ -22,7 +22,7 @@ from mlfactory.evaluation.sharpe_intervals import format_sharpe
 
 SECTION_IDS = [
     "overview", "data", "labels", "metrics", "equity", "confusion", "calibration", "importance", "ensembles", "same_rows", "cv",
-    "breakdown", "backtests", "manifest",
+    "breakdown", "backtests", "drift", "manifest",
 ]  # fmt: skip
 NA = "not available in this run"
 
@@ -35,8 +35,9 @@ def report_html(built_run: Path) -> str:
 def test_complete_run_has_every_section_available(built_run: Path, tmp_path: Path) -> None:
     result = write_report(built_run, out=tmp_path / "r.html")
     assert [s.id for s in result.sections] == SECTION_IDS
-    # everything but the walk-forward section (this run has no backtest; test_walk_forward renders one)
-    assert all(s.available for s in result.sections if s.id != "backtests")
+    # everything but the walk-forward and drift sections (this run has no backtest and no monitor
+    # result; test_walk_forward and integration/serving/test_monitor_report render them)
+    assert all(s.available for s in result.sections if s.id not in ("backtests", "drift"))
     summary = result.summary()
     assert summary["report"] == str(tmp_path / "r.html") and len(summary["sections"]) == len(SECTION_IDS)
 

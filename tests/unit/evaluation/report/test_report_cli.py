@@ -23,7 +23,7 @@ def test_report_prints_the_path_and_writes_the_file(run_copy: Callable[[str], Pa
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(run / "report.html")
     assert (run / "report.html").stat().st_size > 1_000_000  # plotly.js is inside
-    assert "14 sections" in result.stderr
+    assert "15 sections" in result.stderr
 
 
 def test_report_json_lists_sections(run_copy: Callable[[str], Path]) -> None:
