@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mlfactory.cli.common import console, emit_json, user_errors
+from mlfactory.cli.options import Format, Instruments, Stamp, Symbol, Tz, input_options
 
 
 @user_errors
@@ -23,14 +24,23 @@ def monitor(
     psi_alert: Annotated[float, typer.Option("--psi-alert")] = 0.25,
     ks_alert: Annotated[float, typer.Option("--ks-alert")] = 0.2,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
+    fmt: Format = None,
+    stamp: Stamp = None,
+    tz: Tz = None,
+    symbol: Symbol = None,
+    instruments: Instruments = None,
 ) -> None:
-    """PSI and KS per used feature and on the predicted classes: training period vs a recent window."""
+    """PSI and KS per used feature and on the predicted classes: training period vs a recent window.
+
+    The file is read with the conventions of the bundle's training data unless --format/--stamp/--tz
+    say otherwise; input that contradicts the bundle is refused.
+    """
     from rich.table import Table
 
     from mlfactory.serving.drift import DriftConfig, monitor_file
 
     cfg = DriftConfig(window=window, psi_warn=psi_warn, psi_alert=psi_alert, ks_alert=ks_alert)
-    result = monitor_file(bundle, data, cfg)
+    result = monitor_file(bundle, data, cfg, input_options(fmt, stamp, tz, symbol, instruments))
     if json_out:
         emit_json(result)
         return

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -27,6 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlfactory.errors import ArtifactError
 from mlfactory.models.base import PROBA_COLUMNS
 from mlfactory.serving.bundle import Bundle
+
+if TYPE_CHECKING:
+    from mlfactory.serving.conventions import InputOptions
 
 EPS = 1e-4  # floor of a bin share in PSI (empty bins)
 
@@ -149,18 +152,21 @@ class DriftMonitor:
                 "status": self._status(p, k)}  # fmt: skip
 
 
-def monitor_file(bundle_dir: Path, data_path: Path, config: DriftConfig | None = None) -> dict[str, Any]:
-    """Drift of a data file (batch features and predictions) against the bundle's training period."""
-    from mlfactory.pipeline import load_and_validate
+def monitor_file(
+    bundle_dir: Path, data_path: Path, config: DriftConfig | None = None, options: InputOptions | None = None
+) -> dict[str, Any]:
+    """Drift of a data file (batch features and predictions) against the bundle's training period;
+    the file is read with the bundle's conventions unless ``options`` describe it otherwise."""
     from mlfactory.serving.bundle import load_bundle
+    from mlfactory.serving.conventions import read_new_bars
     from mlfactory.serving.inference import InferenceData, predict_data
 
     bundle = load_bundle(bundle_dir)
     monitor = DriftMonitor(bundle, config)
-    bars, _ = load_and_validate(Path(data_path), bundle.instrument, bundle.config)
-    data = InferenceData(bars.drop("row"), bundle)
+    new = read_new_bars(bundle, Path(data_path), options)
+    data = InferenceData(new.bars, bundle)
     predictions, _ = predict_data(bundle, data)
     rows = monitor.scores({tf: data.features(tf) for tf in monitor.columns}, predictions)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "warn", "alert")}
     return {"bundle": str(bundle.directory), "data": str(data_path), "config": monitor.config.model_dump(),
-            "summary": counts, "scores": rows}  # fmt: skip
+            "conventions": new.conventions, "summary": counts, "scores": rows}  # fmt: skip
