@@ -175,3 +175,18 @@ def test_a_detected_layout_with_another_stamp_convention_is_refused_without_stam
     ).write_csv(sierra)  # fmt: skip
     message = _refused("predict", "--bundle", bundle.directory, "--data", sierra, "--out", tmp_path / "p.csv")
     assert str(sierra) in message and "sierra" in message and "--stamp open or --stamp close" in message
+
+
+def test_options_that_cannot_apply_are_refused(
+    bundle: Bundle, files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "p.parquet"
+    message = _refused("predict", "--bundle", bundle.directory, "--data", files["close"], "--out", out,
+                       "--stamp", "middle")  # fmt: skip
+    assert "--stamp 'middle'" in message
+    message = _refused(
+        "serve", "--bundle", bundle.directory, "--state", tmp_path / "state", "--stamp", "open"
+    )
+    assert "--warmup file" in message
+    message = _refused("serve", "--bundle", bundle.directory, "--state", tmp_path / "state", "--symbol", "NQ")
+    assert "--symbol NQ" in message
