@@ -22,6 +22,7 @@ from mlfactory.serving.bundle import Bundle, DataConventions
 from mlfactory.serving.conventions import InputOptions, check_identity
 
 RUNNER = CliRunner()
+STREAM_BARS = 4_000
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +73,8 @@ def _refused(*args: object) -> str:
     return " ".join(result.stderr.split())  # rich wraps long lines
 
 
-def _assert_same_predictions(a: pl.DataFrame, b: pl.DataFrame) -> None:
-    assert a["timestamp"].to_list() == b["timestamp"].to_list() and a.height > 100
+def _assert_same_predictions(a: pl.DataFrame, b: pl.DataFrame, min_rows: int = 100) -> None:
+    assert a["timestamp"].to_list() == b["timestamp"].to_list() and a.height >= min_rows
     np.testing.assert_allclose(
         a.select(PROBA_COLUMNS).to_numpy(), b.select(PROBA_COLUMNS).to_numpy(), rtol=0, atol=1e-9
     )
@@ -190,3 +191,20 @@ def test_options_that_cannot_apply_are_refused(
     assert "--warmup file" in message
     message = _refused("serve", "--bundle", bundle.directory, "--state", tmp_path / "state", "--symbol", "NQ")
     assert "--symbol NQ" in message
+
+
+def test_the_stream_replay_reads_the_file_with_the_options_too(
+    bundle: Bundle, close_bars: pl.DataFrame, tmp_path: Path
+) -> None:
+    """``predict --stream --stamp open`` on bars stamped at their open equals batch ``predict`` on them
+    (a short file: the replay goes minute by minute)."""
+    short = tmp_path / "short_open.parquet"
+    close_bars.head(STREAM_BARS).with_columns(pl.col("timestamp") - pl.duration(minutes=1)).write_parquet(
+        short
+    )
+    summary = _predict(bundle, short, tmp_path / "s.parquet", "--stream", "--stamp", "open")
+    assert summary["mode"] == "stream" and summary["conventions"]["stamp"] == "open"
+    _predict(bundle, short, tmp_path / "b.parquet", "--stamp", "open")
+    streamed, batch = pl.read_parquet(tmp_path / "s.parquet"), pl.read_parquet(tmp_path / "b.parquet")
+    assert streamed.height > 0
+    _assert_same_predictions(streamed, batch, min_rows=1)
