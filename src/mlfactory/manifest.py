@@ -45,6 +45,7 @@ class RunManifest(_Open):
     features: dict[str, Any] | None = None
     labels: dict[str, Any] | None = None
     mtf_timeframes: list[str] = Field(default_factory=list)
+    conventions: dict[str, str] | None = None  # symbol, format, stamp, timezone the bars were read with
 
 
 REQUIRED = ("symbol", "instrument", "input", "config", "seed")

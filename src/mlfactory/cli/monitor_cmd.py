@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mlfactory.cli.common import console, emit_json, user_errors
+from mlfactory.cli.options import Format, Instruments, Stamp, Symbol, Tz, input_options
 from mlfactory.errors import ConfigError
 
 
@@ -40,11 +41,18 @@ def monitor(
         bool, typer.Option("--save/--no-save", help="write the result file (the report reads it)")
     ] = True,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
+    fmt: Format = None,
+    stamp: Stamp = None,
+    tz: Tz = None,
+    symbol: Symbol = None,
+    instruments: Instruments = None,
 ) -> None:
     """PSI and KS per used feature and on the predicted classes: training period vs a recent window.
 
     The result is saved as RUN/monitoring/<bundle-id>/<window-end>.json (or under --out), where the
-    Drift section of `mlfactory report RUN` finds it.
+    Drift section of `mlfactory report RUN` finds it. The file is read with the conventions of the
+    bundle's training data unless --format/--stamp/--tz say otherwise; input that contradicts the
+    bundle is refused.
     """
     from rich.table import Table
     from rich.text import Text
@@ -57,7 +65,9 @@ def monitor(
             f"--out {out}: this is a file; give a directory (the result is written as DIR/<window-end>.json)"
         )
     overrides = {"window": window, "psi_warn": psi_warn, "psi_alert": psi_alert, "ks_alert": ks_alert}
-    result = monitor_file(bundle, data, load_drift_config(config, overrides))
+    result = monitor_file(
+        bundle, data, load_drift_config(config, overrides), input_options(fmt, stamp, tz, symbol, instruments)
+    )
     if save:
         result["artifact"] = str(write_drift_result(result, out or default_results_dir(bundle)))
     if json_out:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,6 +13,7 @@ from mlfactory.errors import ConfigError
 if TYPE_CHECKING:
     from mlfactory.config import PipelineConfig
     from mlfactory.data.instruments import Instrument
+    from mlfactory.serving.conventions import InputOptions
 
 SEED_MAX = 2**32 - 1  # numpy's range; equal to mlfactory.config.SEED_MAX (a test checks)
 
@@ -32,7 +32,8 @@ Format = Annotated[
     str | None,
     typer.Option(
         "--format",
-        help=f"input layout: {FORMAT_CHOICES} (default auto: detected from the header and first line)",
+        help=f"input layout: {FORMAT_CHOICES} (default auto: detected from the header and first line; "
+        "with a bundle, its config's)",
     ),
 ]
 Instruments = Annotated[
@@ -57,13 +58,18 @@ PointValue = Annotated[
 Session = Annotated[str | None, typer.Option("--session", help="session kind: cme_globex or crypto_24x7")]
 Tz = Annotated[
     str | None,
-    typer.Option("--tz", help="timezone of naive timestamps (default: the instrument's exchange timezone)"),
+    typer.Option(
+        "--tz",
+        help="timezone of naive timestamps (default: the instrument's exchange timezone; with a bundle, the "
+        "one its training data was read in)",
+    ),
 ]
 Stamp = Annotated[
     str | None,
     typer.Option(
         "--stamp",
-        help="whether input timestamps mark the bar's 'open' or 'close' (default: the format's convention)",
+        help="whether input timestamps mark the bar's 'open' or 'close' (default: the format's convention; "
+        "with a bundle, its training data's)",
     ),
 ]
 Policies = Annotated[
@@ -134,20 +140,28 @@ def make_instrument(
 
 def infer_symbol(data: Path | None, instruments: Path | None = None) -> str:
     """The symbol a file name starts with (``6E_1m.parquet`` → 6E), if it is a known instrument; said on stderr."""
-    from mlfactory.data.instruments import load_instrument_book
+    from mlfactory.data.instruments import load_instrument_book, symbol_from_file_name
 
+    head = None if data is None else symbol_from_file_name(data, instruments)
+    if data is not None and head is not None:
+        console.print(
+            f"[yellow]symbol {head} inferred from the file name {Path(data).name}[/]; pass --symbol to override"
+        )
+        return head
     known = load_instrument_book(None, instruments).instruments
-    if data is not None:
-        head = re.split(r"[_\-. ]", Path(data).name, maxsplit=1)[0].upper()
-        if head in known:
-            console.print(
-                f"[yellow]symbol {head} inferred from the file name {Path(data).name}[/]; pass --symbol to override"
-            )
-            return head
     raise ConfigError(
         "--symbol is required: the file name does not start with a known symbol "
         f"(known: {', '.join(sorted(known))}); pass --symbol, with --instruments FILE for your own contracts"
     )
+
+
+def input_options(
+    fmt: str | None, stamp: str | None, tz: str | None, symbol: str | None, instruments: Path | None
+) -> InputOptions:
+    """How a command that applies a bundle reads a new file: these options, else the bundle's conventions."""
+    from mlfactory.serving.conventions import InputOptions
+
+    return InputOptions(format=fmt, stamp=stamp, timezone=tz, symbol=symbol, instruments=instruments)
 
 
 def make_config(

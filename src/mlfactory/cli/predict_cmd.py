@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mlfactory.cli.common import console, emit_json, user_errors
+from mlfactory.cli.options import Format, Instruments, Stamp, Symbol, Tz, input_options
 
 
 @user_errors
@@ -19,17 +20,29 @@ def predict(
     stream: Annotated[
         bool, typer.Option("--stream", help="replay the file minute by minute through the live predictor")
     ] = False,
+    fmt: Format = None,
+    stamp: Stamp = None,
+    tz: Tz = None,
+    symbol: Symbol = None,
+    instruments: Instruments = None,
 ) -> None:
-    """Predict class probabilities and argmax positions at every decision time the ensemble can build."""
+    """Predict class probabilities and argmax positions at every decision time the ensemble can build.
+
+    The file is read with the conventions of the bundle's training data (layout, stamp, timezone);
+    --format/--stamp/--tz describe a new file that differs. Input that contradicts the bundle (another
+    symbol or instrument, bars that look stamped at their open) is refused.
+    """
     if stream:
         from mlfactory.serving.replay import stream_bundle as run
     else:
         from mlfactory.serving.inference import predict_bundle as run
 
-    summary = run(bundle, data, out)
+    summary = run(bundle, data, out, input_options(fmt, stamp, tz, symbol, instruments))
     if json_out:
         emit_json(summary)
         return
+    conv = summary["conventions"]
     console.print(
         f"{summary['predicted']:,} of {summary['decisions']:,} decisions predicted ({summary['kept']}) → {summary['out']}"
+        f" [dim](read as {conv['format']}, bars stamped at their {conv['stamp']}, naive times in {conv['timezone']})[/]"
     )

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mlfactory.cli.common import console, user_errors
+from mlfactory.cli.options import Format, Instruments, Stamp, Symbol, Tz, input_options
 from mlfactory.errors import ConfigError
 
 
@@ -28,9 +29,19 @@ def serve(
     save_state: Annotated[
         Path | None, typer.Option("--save-state", help="write the live state here when the server stops")
     ] = None,
+    fmt: Format = None,
+    stamp: Stamp = None,
+    tz: Tz = None,
+    symbol: Symbol = None,
+    instruments: Instruments = None,
 ) -> None:
-    """Serve predictions: POST closed 1-minute bars to /bars, read /predictions, /health, /metrics."""
+    """Serve predictions: POST closed 1-minute bars to /bars, read /predictions, /health, /metrics.
+
+    Posted bars are UTC bar closes; the --warmup file is read with the conventions of the bundle's
+    training data unless --format/--stamp/--tz describe it otherwise.
+    """
     from mlfactory.serving.bundle import load_bundle
+    from mlfactory.serving.conventions import check_identity, read_new_bars
     from mlfactory.serving.live import LivePredictor
 
     loaded = load_bundle(bundle)
@@ -38,12 +49,18 @@ def serve(
         raise ConfigError(
             "serve: pass exactly one of --warmup FILE (a history) or --state DIR (a saved state)"
         )
+    options = input_options(fmt, stamp, tz, symbol, instruments)
+    warmup_conventions = None
     if warmup is not None:
-        from mlfactory.pipeline import load_and_validate
-
-        bars, _ = load_and_validate(warmup, loaded.instrument, loaded.config)
-        live = LivePredictor.from_history(loaded, bars.drop("row"))
+        new = read_new_bars(loaded, warmup, options)
+        live = LivePredictor.from_history(loaded, new.bars)
+        warmup_conventions = new.conventions
     else:
+        if options.describes_a_file:
+            raise ConfigError(
+                "serve: --format, --stamp and --tz describe the --warmup file; a saved --state has no file to read"
+            )
+        check_identity(loaded, options)
         live = LivePredictor.load_state(loaded, state)
     try:
         import uvicorn
@@ -64,7 +81,9 @@ def serve(
     # state is still written.
     signal.signal(signal.SIGTERM, _exit)
     try:
-        uvicorn.run(create_app(live, drift), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(live, drift, warmup=warmup_conventions), host=host, port=port, log_level="warning"
+        )
     except (SystemExit, KeyboardInterrupt):
         pass
     finally:

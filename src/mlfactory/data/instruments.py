@@ -9,6 +9,7 @@ known), ``"none"`` (the user said so: ``--no-costs`` or ``costs: none`` in the f
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -272,3 +273,9 @@ def require_costs(instrument: Instrument) -> Instrument:
             "pass --no-costs to run without costs on purpose (reports then say 'no costs')"
         )
     return instrument
+
+
+def symbol_from_file_name(path: Path, instruments: Path | None = None) -> str | None:
+    """The known symbol a file name starts with (``6E_1m.parquet`` → 6E), or ``None``."""
+    head = re.split(r"[_\-. ]", Path(path).name, maxsplit=1)[0].upper()
+    return head if head in load_instrument_book(None, instruments).instruments else None

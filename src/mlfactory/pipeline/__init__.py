@@ -1,5 +1,11 @@
 """``pipeline run``: canonical bars → ladder → features → labels → splits, each stage cached."""
 
-from mlfactory.pipeline.run import PipelineResult, load_and_validate, run_pipeline
+from mlfactory.pipeline.run import (
+    PipelineResult,
+    data_conventions,
+    load_and_validate,
+    read_bars,
+    run_pipeline,
+)
 
-__all__ = ["PipelineResult", "load_and_validate", "run_pipeline"]
+__all__ = ["PipelineResult", "data_conventions", "load_and_validate", "read_bars", "run_pipeline"]

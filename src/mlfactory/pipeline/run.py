@@ -10,6 +10,7 @@ finished. Data or config of another generation move the run's models, ensembles 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ import polars as pl
 
 from mlfactory.artifacts import atomic_write_parquet, sha256_file
 from mlfactory.config import PipelineConfig
-from mlfactory.data.ingest import ingest_file
+from mlfactory.data.ingest import IngestInfo, ingest_file
 from mlfactory.data.instruments import Instrument, require_costs
 from mlfactory.data.resample import build_ladder, to_ladder_frame_1m
 from mlfactory.data.roll_files import stitch_contract_column
@@ -72,8 +73,25 @@ def load_and_validate(
     path: Path, instrument: Instrument, config: PipelineConfig
 ) -> tuple[pl.DataFrame, ValidationReport]:
     """Ingest and validate one file with the config's format, timezone, stamp and policies."""
+    bars, report, _ = read_bars(path, instrument, config)
+    return bars, report
+
+
+def read_bars(
+    path: Path,
+    instrument: Instrument,
+    config: PipelineConfig,
+    *,
+    check_ingested: Callable[[pl.DataFrame, IngestInfo], None] | None = None,
+) -> tuple[pl.DataFrame, ValidationReport, IngestInfo]:
+    """``load_and_validate`` that also says how the file was read (its layout, stamp and timezone).
+
+    ``check_ingested`` sees the ingested (unvalidated, canonical) bars and may refuse them.
+    """
     tz = config.data.timezone or instrument.timezone
     raw, info = ingest_file(path, timezone=tz, stamp=config.data.stamp, fmt=config.data.format)
+    if check_ingested is not None:
+        check_ingested(raw, info)
     stitched = None
     if info.format == "generic":  # vendor layouts hold one contract and no side columns
         rc = config.data.rolls  # a file with a contract column is stitched into one continuous series
@@ -92,7 +110,18 @@ def load_and_validate(
     report.format = info.format
     if stitched is not None:
         report.rolls = stitched.to_dict()
-    return bars, report
+    return bars, report, info
+
+
+def data_conventions(instrument: Instrument, info: IngestInfo) -> dict[str, Any]:
+    """The conventions the run's bars were read with, resolved (never ``auto`` or null): what a
+    bundle records so that new bars are read the same way."""
+    return {
+        "symbol": instrument.symbol,
+        "format": info.format,
+        "stamp": info.stamp,
+        "timezone": info.timezone,
+    }
 
 
 def run_pipeline(
@@ -155,15 +184,17 @@ def _run_stages(
     data_key = stable_hash(
         {"sha": input_sha, "data": manifest["config"]["data"], "instrument": manifest["instrument"]}
     )
-    if rec.is_cached("data", data_key):
+    if rec.is_cached("data", data_key) and previous.get("conventions"):
         cached.append("data")
         progress("data: cached")
         bars_1m = pl.read_parquet(run.bars_path("1m"))
         validation = previous.get("validation", {})
+        conventions = previous["conventions"]
     else:
         progress(f"data: ingest and validate {data_path.name}")
         with rec.stage("data", data_key) as st:
-            bars_1m, report = load_and_validate(data_path, instrument, config)
+            bars_1m, report, info = read_bars(data_path, instrument, config)
+            conventions = data_conventions(instrument, info)
             progress(f"data: {report.ingest}")
             for warning in report.warnings:
                 progress(f"warning: {warning}")
@@ -174,6 +205,7 @@ def _run_stages(
             manifest["validation"] = validation
             st["outputs"].append(run.bars_path("1m"))
     manifest["validation"] = validation
+    manifest["conventions"] = conventions
     manifest["rolls"] = validation.get("rolls")
 
     ladder_key = stable_hash({"data": data_key, "ladder": manifest["config"]["ladder"]})

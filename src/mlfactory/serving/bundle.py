@@ -4,9 +4,10 @@ This module is the only writer and reader of bundles. A bundle (``RUN/ensembles/
 every retrained base with its routing, the kept combiner (the guard's choice: the meta-learner,
 the OOF-weighted average or the best base — each a fitted model with ``predict_proba`` over the
 stacked matrix), the stack's layout (priors, coverage policy, meta-features), the fitted feature
-state and the pipeline config and instrument of the run. Every file is in the bundle's hash
-manifest (``files.sha256.json``) and is checked before anything is loaded; paths inside it are
-relative and must stay inside it.
+state, the pipeline config and instrument of the run, and the conventions its bars were read with
+(``DataConventions``: symbol, layout, stamp, timezone). Every file is in the bundle's hash manifest
+(``files.sha256.json``) and is checked before anything is loaded; paths inside it are relative and
+must stay inside it.
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ from mlfactory.models.base import Model
 from mlfactory.models.config import ModelConfig, model_config_from_mapping
 
 BUNDLE_FILE = "ensemble.json"
-BUNDLE_FORMAT = "mlfactory-ensemble/2"
+BUNDLE_FORMAT = "mlfactory-ensemble/3"
 FITTED_STATE_FILE = "features_fitted_state.json"
+# what a bundle of an older format lacks (every older format is refused; retraining writes the current one)
+OLDER_FORMATS = {
+    "mlfactory-ensemble/2": "it does not record the data conventions (symbol, layout, stamp, timezone) "
+    "its bars were read with",
+}
 GuardCandidate = Literal["meta", "weighted_average", "best_base"]
 GUARD_CANDIDATES: tuple[GuardCandidate, ...] = ("meta", "weighted_average", "best_base")
 
@@ -55,8 +61,21 @@ class GuardRecord(_Strict):
     forced: bool  # the kept candidate was chosen by the user, not by the scores
 
 
+class DataConventions(_Strict):
+    """How the training bars were read, resolved (never ``auto`` or null): new bars are read the same way.
+
+    ``format`` is the layout actually read (detected or given), ``stamp`` whether its timestamps were
+    taken as bar opens or closes, ``timezone`` the zone applied to naive timestamps.
+    """
+
+    symbol: str
+    format: Literal["ninjatrader", "tradestation", "sierra", "databento", "generic"]
+    stamp: Literal["open", "close"]
+    timezone: str
+
+
 class BundleSpec(_Strict):
-    format: Literal["mlfactory-ensemble/2"] = BUNDLE_FORMAT
+    format: Literal["mlfactory-ensemble/3"] = BUNDLE_FORMAT
     ensemble_id: str
     horizon: int
     decision_timeframe: str
@@ -70,6 +89,7 @@ class BundleSpec(_Strict):
     meta_features: bool
     pipeline_config: dict[str, Any]
     instrument: dict[str, Any]
+    conventions: DataConventions
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,22 @@ class Bundle:
     combiner: Model
 
 
+def run_conventions(manifest: dict[str, Any], source: Path) -> DataConventions:
+    """The data conventions a run manifest recorded (``pipeline run`` writes them), for its bundles."""
+    try:
+        return DataConventions.model_validate(manifest["conventions"])
+    except KeyError:
+        raise ArtifactError(
+            f"{source}: the run does not record the conventions its bars were read with (it predates them); "
+            "rerun `mlfactory pipeline run` on this run directory, then train the ensemble again"
+        ) from None
+    except ValidationError as exc:
+        raise ArtifactError(
+            f"{source}: invalid data conventions ({validation_summary(exc)}); rerun `mlfactory pipeline run "
+            "--force` on this run directory"
+        ) from None
+
+
 def write_bundle_spec(directory: Path, spec: BundleSpec) -> Path:
     return atomic_write_json(Path(directory) / BUNDLE_FILE, spec.model_dump(mode="json"), sort_keys=True)
 
@@ -100,9 +136,11 @@ def read_bundle_spec(directory: Path) -> BundleSpec:
     path = Path(directory) / BUNDLE_FILE
     obj = _read_json(path)
     if isinstance(obj, dict) and obj.get("format") != BUNDLE_FORMAT:
+        why = OLDER_FORMATS.get(str(obj.get("format")))
         raise ArtifactError(
-            f"{path}: bundle format {obj.get('format')!r} is not {BUNDLE_FORMAT!r}; retrain the ensemble "
-            "with `mlfactory train-ensemble`"
+            f"{path}: bundle format {obj.get('format')!r} is not {BUNDLE_FORMAT!r}"
+            + (f" ({why})" if why else "")
+            + "; retrain the ensemble with `mlfactory train-ensemble`"
         )
     try:
         return BundleSpec.model_validate(obj)

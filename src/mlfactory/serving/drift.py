@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -29,6 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mlfactory.errors import ArtifactError, ConfigError
 from mlfactory.models.base import PROBA_COLUMNS
 from mlfactory.serving.bundle import Bundle
+
+if TYPE_CHECKING:
+    from mlfactory.serving.conventions import InputOptions
 
 EPS = 1e-4  # floor of a bin share in PSI (empty bins)
 CLASS_NAMES = ("short", "neutral", "long")  # the argmax classes, in PROBA_COLUMNS order
@@ -213,23 +216,26 @@ def _span(frame: pl.DataFrame) -> dict[str, Any]:
     return {"rows": frame.height, "start": iso(ts.min()), "end": iso(ts.max())}
 
 
-def monitor_file(bundle_dir: Path, data_path: Path, config: DriftConfig | None = None) -> dict[str, Any]:
-    """Drift of a data file (batch features and predictions) against the bundle's training period.
+def monitor_file(
+    bundle_dir: Path, data_path: Path, config: DriftConfig | None = None, options: InputOptions | None = None
+) -> dict[str, Any]:
+    """Drift of a data file (batch features and predictions) against the bundle's training period;
+    the file is read with the bundle's conventions unless ``options`` describe it otherwise.
 
     The result records what was compared: the bundle (id, generation, hash of its file manifest),
     the data file (sha256), the config used, and per timeframe (and for the predictions) the rows
     and time span of the recent window — ``serving.drift_results`` writes it as an artifact.
     """
     from mlfactory.artifacts import MANIFEST, sha256_file
-    from mlfactory.pipeline import load_and_validate
     from mlfactory.run_dir import artifact_generation
     from mlfactory.serving.bundle import load_bundle
+    from mlfactory.serving.conventions import read_new_bars
     from mlfactory.serving.inference import InferenceData, predict_data
 
     bundle = load_bundle(bundle_dir)
     monitor = DriftMonitor(bundle, config)
-    bars, _ = load_and_validate(Path(data_path), bundle.instrument, bundle.config)
-    data = InferenceData(bars.drop("row"), bundle)
+    new = read_new_bars(bundle, Path(data_path), options)
+    data = InferenceData(new.bars, bundle)
     predictions, _ = predict_data(bundle, data)
     frames = {tf: data.features(tf) for tf in monitor.columns}
     rows = monitor.scores(frames, predictions)
@@ -242,6 +248,6 @@ def monitor_file(bundle_dir: Path, data_path: Path, config: DriftConfig | None =
         "bundle_sha256": sha256_file(manifest) if manifest.is_file() else None,
         "generation": artifact_generation(bundle.directory),
         "data": str(data_path), "data_sha256": sha256_file(Path(data_path)),
-        "config": monitor.config.model_dump(), "windows": windows, "summary": counts,
-        "class_shares": monitor.class_shares(predictions), "scores": rows,
+        "config": monitor.config.model_dump(), "conventions": new.conventions, "windows": windows,
+        "summary": counts, "class_shares": monitor.class_shares(predictions), "scores": rows,
     }  # fmt: skip

@@ -67,6 +67,7 @@ class DriftResult(_Strict):
     data: str
     data_sha256: str
     config: DriftConfig
+    conventions: dict[str, Any]  # how the data file was read (format, stamp, timezone, symbol)
     windows: dict[str, WindowSpan]  # per feature timeframe, and "predictions"
     summary: dict[Literal["ok", "warn", "alert"], int]
     class_shares: ClassShares

@@ -26,8 +26,8 @@ from mlfactory.evaluation import positions_from_probabilities
 from mlfactory.features.mtf import DEFAULT_MTF_FEATURES
 from mlfactory.features.registry import feature_specs
 from mlfactory.features.store import build_feature_frame
-from mlfactory.pipeline import load_and_validate
 from mlfactory.serving.bundle import Bundle, LoadedBase, load_bundle
+from mlfactory.serving.conventions import InputOptions, read_new_bars
 
 
 class InferenceData:
@@ -176,10 +176,13 @@ def own_features_needed(bundle: Bundle, bases: tuple[str, ...] | None = None) ->
     return {tf: sorted(names) for tf, names in needed.items()}
 
 
-def predict_bundle(bundle_dir: Path, data_path: Path, out: Path) -> dict[str, Any]:
+def predict_bundle(
+    bundle_dir: Path, data_path: Path, out: Path, options: InputOptions | None = None
+) -> dict[str, Any]:
+    """``mlfactory predict``: the bundle on a file read with its conventions (or ``options``)."""
     bundle = load_bundle(bundle_dir)
-    bars, report = load_and_validate(Path(data_path), bundle.instrument, bundle.config)
-    result, info = predict_bars(bundle, bars.drop("row"))
+    new = read_new_bars(bundle, Path(data_path), options)
+    result, info = predict_bars(bundle, new.bars)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.write_parquet(out) if out.suffix != ".csv" else result.write_csv(out)
@@ -187,7 +190,8 @@ def predict_bundle(bundle_dir: Path, data_path: Path, out: Path) -> dict[str, An
         "bundle": str(bundle.directory),
         "data": str(data_path),
         "out": str(out),
-        "rows_in": report.rows_in,
+        "rows_in": new.report.rows_in,
         "predicted": result.height,
+        "conventions": new.conventions,
         **info,
     }

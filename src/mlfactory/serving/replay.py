@@ -9,15 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlfactory.pipeline import load_and_validate
 from mlfactory.serving.bundle import load_bundle
+from mlfactory.serving.conventions import InputOptions, read_new_bars
 from mlfactory.serving.live import LivePredictor
 
 
-def stream_bundle(bundle_dir: Path, data_path: Path, out: Path) -> dict[str, Any]:
+def stream_bundle(
+    bundle_dir: Path, data_path: Path, out: Path, options: InputOptions | None = None
+) -> dict[str, Any]:
     bundle = load_bundle(bundle_dir)
-    bars, report = load_and_validate(Path(data_path), bundle.instrument, bundle.config)
-    bars = bars.drop("row")
+    new = read_new_bars(bundle, Path(data_path), options)
+    bars = new.bars
     live = LivePredictor.replaying(bundle, bars)
     result = live.update_validated(bars)
     out = Path(out)
@@ -28,10 +30,11 @@ def stream_bundle(bundle_dir: Path, data_path: Path, out: Path) -> dict[str, Any
         "bundle": str(bundle.directory),
         "data": str(data_path),
         "out": str(out),
-        "rows_in": report.rows_in,
+        "rows_in": new.report.rows_in,
         "predicted": result.height,
         "decisions": decisions,
         "kept": bundle.spec.combiner.candidate,
         "mode": "stream",
+        "conventions": new.conventions,
         "tails": {tf: r["length"] for tf, r in live.tails_report.items()},
     }

@@ -61,6 +61,21 @@ class BarsAccepted(BaseModel):
     predictions: list[Prediction]
 
 
+class Conventions(BaseModel):
+    symbol: str
+    format: str
+    stamp: str = Field(description="whether timestamps mark the bar's open or close")
+    timezone: str = Field(description="the timezone of naive timestamps")
+
+
+class ServedConventions(BaseModel):
+    bars: Conventions = Field(
+        description="POST /bars: JSON bars, timestamps with a UTC offset at the bar close"
+    )
+    training: Conventions = Field(description="how the bundle's training bars were read")
+    warmup: Conventions | None = Field(description="how the --warmup file was read (none: a saved state)")
+
+
 class Health(BaseModel):
     status: str
     bundle: str
@@ -68,6 +83,7 @@ class Health(BaseModel):
     decisions_seen: int
     last_bar: str | None
     predictions: int
+    conventions: ServedConventions
 
 
 class Problem(BaseModel):
@@ -80,8 +96,11 @@ def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     ).to_dicts()
 
 
-def create_app(live: LivePredictor, drift: Any = None) -> FastAPI:
-    """The HTTP app over one live predictor (requests are serialised: bars arrive in order)."""
+def create_app(live: LivePredictor, drift: Any = None, *, warmup: dict[str, Any] | None = None) -> FastAPI:
+    """The HTTP app over one live predictor (requests are serialised: bars arrive in order).
+
+    ``warmup``: the conventions the warm-up file was read with (``/health`` states them).
+    """
     app = FastAPI(
         title="mlfactory live predictor",
         version="1",
@@ -90,6 +109,12 @@ def create_app(live: LivePredictor, drift: Any = None) -> FastAPI:
     lock = threading.Lock()
     kept: deque[dict[str, Any]] = deque(maxlen=KEPT_PREDICTIONS)
     metrics = Metrics()
+    training = live.bundle.spec.conventions
+    conventions = ServedConventions(
+        bars=Conventions(symbol=training.symbol, format="json", stamp="close", timezone="UTC"),
+        training=Conventions(**training.model_dump()),
+        warmup=None if warmup is None else Conventions(**warmup),
+    )
 
     @app.middleware("http")
     async def _measure(request: Request, call_next):
@@ -151,6 +176,7 @@ def create_app(live: LivePredictor, drift: Any = None) -> FastAPI:
             decisions_seen=live.decisions_seen,
             last_bar=None if last is None else str(np.datetime64(last, "s")) + "Z",
             predictions=len(kept),
+            conventions=conventions,
         )
 
     @app.get("/metrics", response_class=PlainTextResponse)

@@ -30,6 +30,7 @@ from mlfactory.locks import writer_lock
 from mlfactory.run_data import RunData
 from mlfactory.run_dir import current_generation, stamp_generation
 from mlfactory.runtime.executor import make_executor
+from mlfactory.serving.bundle import run_conventions
 from mlfactory.training import ensemble_stages as stages
 from mlfactory.training.ensemble_fit import EnsembleSpec, StageTimer, fit_ensemble
 
@@ -61,6 +62,7 @@ def train_ensemble(
     content-addressed jobs on its store and executor (reused where the grid computed them)."""
     spec.check()
     data = RunData(run)
+    run_conventions(data.manifest, data.run.manifest_path)  # the bundle records them: fail before training
     seed = int(data.manifest.get("seed", 0) if seed is None else seed)
     out = data.run.ensemble_dir(spec.ensemble_id)
     generation = current_generation(data.run)

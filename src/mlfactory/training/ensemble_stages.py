@@ -37,6 +37,7 @@ from mlfactory.serving.bundle import (
     BundleSpec,
     CombinerEntry,
     GuardRecord,
+    run_conventions,
     write_bundle_spec,
 )
 from mlfactory.training.clock import DecisionClock
@@ -380,6 +381,7 @@ def bundle_stage(
         meta_features=stack.meta_features,
         pipeline_config=data.manifest["config"],
         instrument=data.manifest["instrument"],
+        conventions=run_conventions(data.manifest, data.run.manifest_path),
     )
     write_bundle_spec(out, bundle)
     state = data.run.root / "features" / "fitted_state.json"

@@ -111,6 +111,13 @@ def _records(frame: pl.DataFrame) -> list[dict]:
     ).to_dicts()
 
 
+def test_health_states_the_conventions_of_the_bars_the_training_and_the_warmup(server: dict) -> None:
+    conv = httpx.get(f"{server['base']}/health").json()["conventions"]
+    training = server["bundle"].spec.conventions.model_dump()
+    assert conv["training"] == training and conv["warmup"] == training
+    assert conv["bars"] == {"symbol": "MES", "format": "json", "stamp": "close", "timezone": "UTC"}
+
+
 def test_bad_input_is_422_naming_the_row_and_field_and_changes_nothing(server: dict) -> None:
     base, bars, split = server["base"], server["bars"], server["split"]
     before = httpx.get(f"{base}/health").json()

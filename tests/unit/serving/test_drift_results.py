@@ -36,6 +36,7 @@ def result(end: str, shift: float, seed: int = 0) -> dict[str, Any]:
     return {
         "bundle": "/runs/r/ensembles/b", "bundle_id": "b", "bundle_sha256": "ab" * 32, "generation": "g1",
         "data": "/data/recent.parquet", "data_sha256": "cd" * 32, "config": cfg.model_dump(),
+        "conventions": {"symbol": "MES", "format": "generic", "stamp": "close", "timezone": "America/Chicago"},
         "windows": {"5m": span, "predictions": span}, "summary": {"ok": 2, "warn": 1, "alert": 1},
         "class_shares": {"classes": list(CLASS_NAMES), "reference": [0.3, 0.4, 0.3], "recent": [0.5, 0.2, 0.3]},
         "scores": scores,

@@ -40,6 +40,7 @@ def drift_result(end: str, shift: float, generation: str | None, seed: int = 0) 
     return {
         "bundle": "RUN/ensembles/stack", "bundle_id": "stack", "bundle_sha256": "ab" * 32, "generation": generation,
         "data": "recent.parquet", "data_sha256": "cd" * 32, "config": CFG.model_dump(),
+        "conventions": {"symbol": "MES", "format": "generic", "stamp": "close", "timezone": "America/Chicago"},
         "windows": {"5m": span, "predictions": span},
         "summary": {s: sum(x["status"] == s for x in scores) for s in ("ok", "warn", "alert")},
         "class_shares": {"classes": list(CLASS_NAMES), "reference": [0.3, 0.4, 0.3], "recent": [0.5, 0.2, 0.3]},
