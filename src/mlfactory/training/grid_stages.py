@@ -104,7 +104,7 @@ def run_recipes(
             spec = EnsembleSpec(
                 bases=tuple(rec.bases), meta_learner=rec.meta_learner, horizon=h,
                 params=tuple(rec.param_overrides()), n_splits=rec.n_splits, coverage=rec.coverage,
-                meta_features=rec.meta_features, guard=rec.guard, name=rec.name,
+                fallback=rec.fallback, meta_features=rec.meta_features, guard=rec.guard, name=rec.name,
             )  # fmt: skip
             key = job_key({"kind": "ensemble", "spec": asdict(spec), "inputs": inputs, "seed": seed})
             directory = data.run.ensemble_dir(spec.ensemble_id)
