@@ -192,7 +192,7 @@ def _fallback_inputs(
     missing = rest
     for name in bases:
         if name in used:
-            frame = preds[name].filter(pl.col("timestamp").dt.epoch("ns").is_in(pl.Series(rest)))
+            frame = preds[name].filter(np.isin(preds[name]["timestamp"].dt.epoch("ns").to_numpy(), rest))
         else:
             frame = predict_base(name, bundle.bases[name], data, missing) if missing.size else _none()
         out[name] = frame
