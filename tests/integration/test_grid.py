@@ -86,7 +86,7 @@ def test_grid_writes_oof_like_cv_records_jobs_and_reuses_them(run: Path, small_r
 def test_grid_trains_recipes_per_horizon_and_keeps_unchanged_ones(run: Path, small_run: Path, tmp_path: Path):
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(
-        "name: tiny\nbases: [random_forest, nbeats]\nmeta_learner: logistic\nn_splits: 3\n"
+        "name: tiny\nbases: [random_forest, nbeats]\nmeta_learner: logistic\nn_splits: 3\nfallback: none\n"
         "params:\n  random_forest: {n_estimators: 10}\n  nbeats: {epochs: 1, seq_len: 8, progress: false}\n"
     )
     out = grid(run, "--ensembles", str(recipe), "--executor", "processes", "--workers", "2")
@@ -104,6 +104,8 @@ def test_grid_trains_recipes_per_horizon_and_keeps_unchanged_ones(run: Path, sma
         )
     m_grid, m_alone = (json.loads((r / "ensembles/tiny_h10/metrics.json").read_text()) for r in (run, alone))
     assert m_grid["classification"] == m_alone["classification"] and m_grid["guard"] == m_alone["guard"]
+    for r in (run, alone):  # the recipe's fallback reaches the bundle both ways
+        assert json.loads((r / "ensembles/tiny_h10/ensemble.json").read_text())["fallback"]["rule"] == "none"
     assert [r["name"] for r in out["leaderboard"]["ensembles"]] == ["tiny_h10"]
     assert (run / "ensembles" / "tiny_h10" / "metrics.json").is_file()
     metrics_mtime = (run / "ensembles" / "tiny_h10" / "metrics.json").stat().st_mtime_ns
