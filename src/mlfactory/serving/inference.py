@@ -144,22 +144,34 @@ def predict_data(
         return empty_predictions(), info | {"coverage": {}, "fallback_rows": 0}
     parts, report = [], {}
     if full.any() or fallback is None:  # with no row at all, the stack raises its coverage error
-        regime = data.features(data.decision_timeframe) if spec.meta_features else None
-        stack = stack_inputs(
-            clock, preds, policy=spec.coverage_policy, priors=np.asarray(spec.priors),
-            regime_features=regime, meta_features=spec.meta_features,
-        )  # fmt: skip
-        ts = stack.view.timestamps
-        used_rows = _bases_used({n: preds[n] for n in used}, ts)
-        kept = spec.combiner.candidate
-        labels = [kept if u == ",".join(used) else kept + IMPUTED for u in used_rows]
-        parts.append(_rows(ts, bundle.combiner.predict_proba(stack.view), used_rows, labels))
-        report = stack.report
+        rows, report = _combiner_rows(bundle, data, clock, preds, used)
+        parts.append(rows)
     if fallback is not None:
         ts, proba, used_rows = fallback_predictions(spec, *fallback)
         parts.append(_rows(ts, proba, used_rows, [fallback_label(spec)] * len(ts)))
     result = pl.concat(parts).sort("timestamp") if len(parts) > 1 else parts[0]
     return result, info | {"coverage": report, "fallback_rows": int(fallback[0].size) if fallback else 0}
+
+
+def _combiner_rows(
+    bundle: Bundle,
+    data: InferenceData,
+    clock: np.ndarray,
+    preds: dict[str, pl.DataFrame],
+    used: tuple[str, ...],
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The kept combiner on the stack of ``preds`` (the bundle's coverage policy) and the stack's report."""
+    spec = bundle.spec
+    regime = data.features(data.decision_timeframe) if spec.meta_features else None
+    stack = stack_inputs(
+        clock, preds, policy=spec.coverage_policy, priors=np.asarray(spec.priors),
+        regime_features=regime, meta_features=spec.meta_features,
+    )  # fmt: skip
+    ts = stack.view.timestamps
+    used_rows = _bases_used({n: preds[n] for n in used}, ts)
+    kept = spec.combiner.candidate
+    labels = [kept if u == ",".join(used) else kept + IMPUTED for u in used_rows]
+    return _rows(ts, bundle.combiner.predict_proba(stack.view), used_rows, labels), stack.report
 
 
 def _covered(clock: np.ndarray, frames: list[pl.DataFrame], *, every: bool) -> np.ndarray:

@@ -291,7 +291,7 @@ def test_real_mes_streaming_across_the_july_4th_closure_equals_batch(
 
 def test_a_kept_best_base_predicts_wherever_it_can_without_the_other_bases(small_run: Path, bars_of) -> None:
     """The guard kept random_forest alone and no fallback: tcn (a 60-bar window) is neither computed nor
-    waited for (with a fallback it would be, where random_forest cannot predict: test_fallback.py)."""
+    waited for (with a fallback it would be, where random_forest cannot predict: test_fallback_bundles.py)."""
     from mlfactory.serving.bundle import load_bundle
     from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
 

@@ -26,7 +26,7 @@ NEURAL = ("epochs=1", "batch_size=128", "patience=1", "progress=false", "seq_len
 AVERAGE = "weighted_average(available)"
 
 
-def _train(run: Path, keep: str) -> Bundle:
+def _train(run: Path, keep: str, coverage: str = "drop") -> Bundle:
     spec = EnsembleSpec(
         bases=("svm", "tcn"),
         meta_learner="logistic",
@@ -34,7 +34,8 @@ def _train(run: Path, keep: str) -> Bundle:
         params=("svm.n_components=32", *(f"tcn.{p}" for p in NEURAL)),
         n_splits=3,
         keep=keep,
-        name=f"fallback_{keep}",
+        coverage=coverage,  # type: ignore[arg-type]
+        name=f"fallback_{keep}_{coverage}",
     )
     return load_bundle(train_ensemble(run, spec).directory)
 
@@ -171,3 +172,16 @@ def test_a_kept_best_base_that_cannot_predict_yet_leaves_the_next_ranked_base(
     )
     without, _ = predict_bars(_with_rule(bundle, "none", tmp_path), bars)
     assert without.equals(best)
+
+
+def test_an_impute_bundle_keeps_its_trained_mask_path(small_run: Path, bars_of, tmp_path: Path) -> None:
+    """Its meta-learner reads the masks on a partial row (that is its fallback); the rule changes nothing."""
+    bundle = _train(small_run, "meta", coverage="impute")
+    bars = bars_of(bundle)
+    out, info = predict_bars(bundle, bars)
+    partial = out.filter(pl.col("combiner") == "meta(imputed)")
+    assert partial.height > 10 and set(partial["bases_used"]) == {"svm"} and info["fallback_rows"] == 0
+    assert set(out["combiner"]) == {"meta", "meta(imputed)"}
+    assert set(out.filter(pl.col("combiner") == "meta")["bases_used"]) == {"svm,tcn"}
+    without, _ = predict_bars(_with_rule(bundle, "none", tmp_path), bars)
+    assert without.equals(out)
