@@ -132,16 +132,17 @@ def test_the_fallback_weights_are_the_inverse_training_oof_losses(
     assert metrics["guard"]["weights"] == recorded.weights  # the weighted_average guard candidate's
 
 
-def test_the_live_predictor_predicts_from_the_ready_base_during_the_warm_up(
-    meta_bundle: Bundle, bars_of
+def _assert_live_equals_batch_through_the_warm_up(
+    bundle: Bundle, bars: pl.DataFrame, kept: str, fallback: str
 ) -> None:
-    bars = bars_of(meta_bundle)
-    batch, _ = predict_bars(meta_bundle, bars)
-    first_full = batch.filter(pl.col("combiner") == "meta")["timestamp"][0]
+    """Replayed minute by minute from the first bar, the live predictor emits batch's rows: the
+    fallback's during the window base's warm-up, then the kept combiner's."""
+    batch, _ = predict_bars(bundle, bars)
+    first_full = batch.filter(pl.col("combiner") == kept)["timestamp"][0]
     head = bars.filter(pl.col("timestamp") <= first_full + pl.duration(minutes=30))
-    expected, _ = predict_bars(meta_bundle, head)
-    assert (expected["combiner"] == AVERAGE).sum() > 10 and (expected["combiner"] == "meta").sum() > 3
-    live = LivePredictor.replaying(meta_bundle, head)
+    expected, _ = predict_bars(bundle, head)
+    assert (expected["combiner"] == fallback).sum() > 10 and (expected["combiner"] == kept).sum() > 3
+    live = LivePredictor.replaying(bundle, head)
     stream = live.update_validated(head)
     assert stream["timestamp"].to_list() == expected["timestamp"].to_list()
     assert stream["combiner"].to_list() == expected["combiner"].to_list()
@@ -149,6 +150,12 @@ def test_the_live_predictor_predicts_from_the_ready_base_during_the_warm_up(
     np.testing.assert_allclose(
         stream.select(PROBA_COLUMNS).to_numpy(), expected.select(PROBA_COLUMNS).to_numpy(), atol=1e-6
     )
+
+
+def test_the_live_predictor_predicts_from_the_ready_base_during_the_warm_up(
+    meta_bundle: Bundle, bars_of
+) -> None:
+    _assert_live_equals_batch_through_the_warm_up(meta_bundle, bars_of(meta_bundle), "meta", AVERAGE)
 
 
 def test_a_kept_best_base_that_cannot_predict_yet_leaves_the_next_ranked_base(
@@ -172,6 +179,7 @@ def test_a_kept_best_base_that_cannot_predict_yet_leaves_the_next_ranked_base(
     )
     without, _ = predict_bars(_with_rule(bundle, "none", tmp_path), bars)
     assert without.equals(best)
+    _assert_live_equals_batch_through_the_warm_up(bundle, bars, "best_base", "best_base(available)")
 
 
 def test_an_impute_bundle_keeps_its_trained_mask_path(small_run: Path, bars_of, tmp_path: Path) -> None:
