@@ -34,7 +34,7 @@ def test_cv_json(small_run: Path) -> None:
 def test_train_ensemble_report_leaderboard_and_predict(small_run: Path, tmp_path: Path) -> None:
     out = _json(runner.invoke(app, ["train-ensemble", "--run", str(small_run), "--base-models", "random_forest,svm",
                                     "--meta-learner", "voting", "--horizon", "10", "--n-splits", "3",
-                                    "--param", "random_forest.n_estimators=10", "--json"]))  # fmt: skip
+                                    "--param", "random_forest.n_estimators=10", "--fallback", "none", "--json"]))  # fmt: skip
     assert set(out["bases"]) == {"random_forest", "svm"} and out["guard"]["kept"] in (
         "meta",
         "weighted_average",
@@ -50,6 +50,7 @@ def test_train_ensemble_report_leaderboard_and_predict(small_run: Path, tmp_path
     pred = _json(runner.invoke(app, ["predict", "--bundle", out["directory"], "--data", manifest["input"]["path"],
                                      "--out", str(tmp_path / "p.parquet"), "--json"]))  # fmt: skip
     assert pred["predicted"] > 0 and (tmp_path / "p.parquet").is_file()
+    assert pred["fallback"] == "none" and pred["fallback_rows"] == 0  # --fallback is recorded in the bundle
 
 
 def test_user_errors_exit_2_with_a_message(small_run: Path) -> None:
@@ -100,6 +101,22 @@ def test_user_errors_exit_2_with_a_message(small_run: Path) -> None:
                 "10",
             ],
             "always 2D",
+        ),
+        (
+            [
+                "train-ensemble",
+                "--run",
+                str(small_run),
+                "--base-models",
+                "xgboost,tcn",
+                "--meta-learner",
+                "logistic",
+                "--horizon",
+                "10",
+                "--fallback",
+                "sometimes",
+            ],
+            "--fallback 'sometimes'",
         ),
         (
             ["cv", "--run", str(small_run), "--models", "xgboost", "--horizon", "10", "--method", "random"],

@@ -91,7 +91,7 @@ def test_grid_trains_recipes_per_horizon_on_its_own_jobs_and_keeps_unchanged_one
 ):
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(
-        "name: tiny\nbases: [random_forest, nbeats]\nmeta_learner: logistic\nn_splits: 3\n"
+        "name: tiny\nbases: [random_forest, nbeats]\nmeta_learner: logistic\nn_splits: 3\nfallback: none\n"
         "params:\n  random_forest: {n_estimators: 10}\n  nbeats: {epochs: 1, seq_len: 8, progress: false}\n"
     )
     pool = ("--executor", "processes", "--workers", "2")
@@ -116,6 +116,8 @@ def test_grid_trains_recipes_per_horizon_on_its_own_jobs_and_keeps_unchanged_one
         )
     m_grid, m_alone = (json.loads((r / "ensembles/tiny_h10/metrics.json").read_text()) for r in (run, alone))
     assert m_grid["classification"] == m_alone["classification"] and m_grid["guard"] == m_alone["guard"]
+    for r in (run, alone):  # the recipe's fallback reaches the bundle both ways
+        assert json.loads((r / "ensembles/tiny_h10/ensemble.json").read_text())["fallback"]["rule"] == "none"
     assert [r["name"] for r in out["leaderboard"]["ensembles"]] == ["tiny_h10"]
     assert (run / "ensembles" / "tiny_h10" / "metrics.json").is_file()
     metrics_mtime = (run / "ensembles" / "tiny_h10" / "metrics.json").stat().st_mtime_ns

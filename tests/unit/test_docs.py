@@ -20,7 +20,7 @@ def test_readme_models_section_matches_the_registry() -> None:
     assert main(["--check", str(README)]) == 0, "run: python -m mlfactory.docs --write"
 
 
-@pytest.mark.parametrize("name", ["cli.md", "configuration.md"])
+@pytest.mark.parametrize("name", ["cli.md", "configuration.md", "python-api.md"])
 def test_generated_docs_match_the_code(name: str) -> None:
     assert main(["--check", str(DOCS / name)]) == 0, "run: python -m mlfactory.docs --write"
 

@@ -109,5 +109,6 @@ def _recipe_spec(recipe: str, horizon: int):
     rec = load_recipe(recipe)
     return EnsembleSpec(
         bases=tuple(rec.bases), meta_learner=rec.meta_learner, horizon=horizon, params=tuple(rec.param_overrides()),
-        n_splits=rec.n_splits, coverage=rec.coverage, meta_features=rec.meta_features, guard=rec.guard, name=rec.name,
+        n_splits=rec.n_splits, coverage=rec.coverage, fallback=rec.fallback, meta_features=rec.meta_features,
+        guard=rec.guard, name=rec.name,
     )  # fmt: skip

@@ -40,6 +40,14 @@ def train_ensemble(
     coverage: Annotated[
         str | None, typer.Option("--coverage", help="rows a base cannot predict: drop | impute")
     ] = None,
+    fallback: Annotated[
+        str | None,
+        typer.Option(
+            "--fallback",
+            help="a decision where a base cannot predict yet (drop coverage): available (the bases that "
+            "can) | none (no prediction)",
+        ),
+    ] = None,
     no_guard: Annotated[
         bool, typer.Option("--no-guard", help="keep the meta-learner even where it loses on validation")
     ] = False,
@@ -80,6 +88,7 @@ def train_ensemble(
         params=tuple((rec.param_overrides() if rec else []) + (param or [])),
         n_splits=n_splits or (rec.n_splits if rec else 5),
         coverage=coverage or (rec.coverage if rec else "drop"),  # type: ignore[arg-type]
+        fallback=fallback or (rec.fallback if rec else "available"),  # type: ignore[arg-type]
         meta_features=rec.meta_features if rec else True,
         guard=not no_guard and (rec.guard if rec else True),
         keep=keep,

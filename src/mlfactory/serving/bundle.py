@@ -3,11 +3,11 @@
 This module is the only writer and reader of bundles. A bundle (``RUN/ensembles/<id>/``) holds
 every retrained base with its routing, the kept combiner (the guard's choice: the meta-learner,
 the OOF-weighted average or the best base — each a fitted model with ``predict_proba`` over the
-stacked matrix), the stack's layout (priors, coverage policy, meta-features), the fitted feature
-state, the pipeline config and instrument of the run, and the conventions its bars were read with
-(``DataConventions``: symbol, layout, stamp, timezone). Every file is in the bundle's hash manifest
-(``files.sha256.json``) and is checked before anything is loaded; paths inside it are relative and
-must stay inside it.
+stacked matrix), the stack's layout (priors, coverage policy, meta-features), the fallback where a
+base cannot predict yet (``serving.fallback``), the fitted feature state, the pipeline config and
+instrument of the run, and the conventions its bars were read with (``DataConventions``: symbol,
+layout, stamp, timezone). Every file is in the bundle's hash manifest (``files.sha256.json``) and is
+checked before anything is loaded; paths inside it are relative and must stay inside it.
 """
 
 from __future__ import annotations
@@ -74,6 +74,24 @@ class DataConventions(_Strict):
     timezone: str
 
 
+FallbackRule = Literal["available", "none"]
+FALLBACK_RULES: tuple[FallbackRule, ...] = ("available", "none")
+
+
+class FallbackRecord(_Strict):
+    """What predicts at a decision where some base the kept combiner reads has no prediction yet
+    (``serving.fallback``; a ``drop`` bundle only — an ``impute`` bundle's combiner reads the masks).
+
+    ``available``: the inverse-OOF-loss weighted average over the bases that predicted (a meta-learner
+    or the weighted average kept), or the best-ranked base that predicted (the best base kept);
+    ``none``: no prediction there. The weights and losses are the training OOF ones, recorded here.
+    """
+
+    rule: FallbackRule
+    oof_log_loss: dict[str, float]  # each base's sample-weighted log loss on the OOF stack's rows
+    weights: dict[str, float]  # inverse-OOF-loss weights, summing to 1 (the weighted_average candidate's)
+
+
 class BundleSpec(_Strict):
     format: Literal["mlfactory-ensemble/3"] = BUNDLE_FORMAT
     ensemble_id: str
@@ -86,6 +104,7 @@ class BundleSpec(_Strict):
     stack_columns: list[str]
     priors: list[float]
     coverage_policy: Literal["drop", "impute"]
+    fallback: FallbackRecord
     meta_features: bool
     pipeline_config: dict[str, Any]
     instrument: dict[str, Any]

@@ -5,7 +5,9 @@ ingest → validate → ladder → features path as training, with the run's fit
 (fracdiff ``d`` fitted on the run's training rows — reused, never refitted on new data). The
 decision times are the decision timeframe's bar closes; there are no labels. Every base predicts at
 the decisions it can build (``adapters.model_inputs``, the same path training uses), the stack is
-assembled with the bundle's coverage policy, and the kept combiner predicts.
+assembled with the bundle's coverage policy, and the kept combiner predicts. At a decision where a
+base the combiner reads has no prediction, the bundle's fallback applies (``serving.fallback``).
+Each output row says which bases it used (``bases_used``) and what combined them (``combiner``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,23 @@ from mlfactory.features.registry import feature_specs
 from mlfactory.features.store import build_feature_frame
 from mlfactory.serving.bundle import Bundle, LoadedBase, load_bundle
 from mlfactory.serving.conventions import InputOptions, read_new_bars
+from mlfactory.serving.fallback import IMPUTED, fallback_bases, fallback_label, fallback_predictions
+
+PREDICTION_COLUMNS: dict[str, str] = {
+    "timestamp": "the decision time: the close of a decision-timeframe bar (UTC)",
+    "p_short": "probability of class -1 (the lower barrier is hit first)",
+    "p_neutral": "probability of class 0 (neither barrier within the horizon)",
+    "p_long": "probability of class 1 (the upper barrier is hit first); the three sum to 1",
+    "position": "the argmax class: -1, 0 or 1",
+    "bases_used": "the bases (comma-separated) whose own prediction entered this row",
+    "combiner": (
+        "what produced this row: the kept combiner (`meta`, `weighted_average`, `best_base`) where every "
+        "base it reads predicted; `<kept>(imputed)` on an impute bundle's row where some of them did not "
+        "(their blocks imputed and masked); on a drop bundle's decision where some base cannot predict yet "
+        "(warm-up), the fallback: `weighted_average(available)` (inverse-OOF-loss weights renormalised "
+        "over the bases that predicted) or `best_base(available)` (the best-ranked base that predicted)"
+    ),
+}
 
 
 class InferenceData:
@@ -100,8 +119,9 @@ def predict_data(
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """``predict_bars`` on built bars and features (the live predictor passes its bounded tails).
 
-    ``allow_empty``: when no row of the stack can be built at these decisions (a base cannot
-    predict there yet), return an empty frame instead of raising — batch has no row there either.
+    At a decision where a base the combiner reads has no prediction, the bundle's fallback applies
+    (``serving.fallback``). ``allow_empty``: when no decision can be predicted (no base can predict
+    there yet), return an empty frame instead of raising — batch has no row there either.
     """
     spec = bundle.spec
     clock = data.decision_timestamps()
@@ -117,28 +137,98 @@ def predict_data(
         else _unused_base(clock, spec.priors)
         for name in order
     }
-    if allow_empty and spec.coverage_policy == "drop":
-        common = set(clock.tolist())
-        for frame in preds.values():
-            common &= set(frame["timestamp"].dt.epoch("ns").to_list())
-        if not common:
-            empty = probability_frame(clock[:0], np.empty((0, 3))).with_columns(
-                pl.Series("position", np.empty(0, np.float64)), pl.Series("bases_used", [], dtype=pl.String)
-            )
-            return empty, {"decisions": len(clock), "kept": spec.combiner.candidate, "coverage": {}}
+    full = _covered(clock, [preds[n] for n in used], every=spec.coverage_policy == "drop")
+    fallback = _fallback_inputs(bundle, data, clock, used, preds, full)
+    info = {"decisions": len(clock), "kept": spec.combiner.candidate, "fallback": spec.fallback.rule}
+    if allow_empty and not full.any() and fallback is None:
+        return empty_predictions(), info | {"coverage": {}, "fallback_rows": 0}
+    parts, report = [], {}
+    if full.any() or fallback is None:  # with no row at all, the stack raises its coverage error
+        rows, report = _combiner_rows(bundle, data, clock, preds, used)
+        parts.append(rows)
+    if fallback is not None:
+        ts, proba, used_rows = fallback_predictions(spec, *fallback)
+        parts.append(_rows(ts, proba, used_rows, [fallback_label(spec)] * len(ts)))
+    result = pl.concat(parts).sort("timestamp") if len(parts) > 1 else parts[0]
+    return result, info | {"coverage": report, "fallback_rows": int(fallback[0].size) if fallback else 0}
+
+
+def _combiner_rows(
+    bundle: Bundle,
+    data: InferenceData,
+    clock: np.ndarray,
+    preds: dict[str, pl.DataFrame],
+    used: tuple[str, ...],
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The kept combiner on the stack of ``preds`` (the bundle's coverage policy) and the stack's report."""
+    spec = bundle.spec
     regime = data.features(data.decision_timeframe) if spec.meta_features else None
     stack = stack_inputs(
         clock, preds, policy=spec.coverage_policy, priors=np.asarray(spec.priors),
         regime_features=regime, meta_features=spec.meta_features,
     )  # fmt: skip
-    proba = bundle.combiner.predict_proba(stack.view)
-    result = probability_frame(stack.view.timestamps, proba).with_columns(
+    ts = stack.view.timestamps
+    used_rows = _bases_used({n: preds[n] for n in used}, ts)
+    kept = spec.combiner.candidate
+    labels = [kept if u == ",".join(used) else kept + IMPUTED for u in used_rows]
+    return _rows(ts, bundle.combiner.predict_proba(stack.view), used_rows, labels), stack.report
+
+
+def _covered(clock: np.ndarray, frames: list[pl.DataFrame], *, every: bool) -> np.ndarray:
+    """Per decision of ``clock``, whether every (or any) of ``frames`` predicted there."""
+    have = [np.isin(clock, frame["timestamp"].dt.epoch("ns").to_numpy()) for frame in frames]
+    if not have:
+        return np.zeros(len(clock), bool)
+    return np.logical_and.reduce(have) if every else np.logical_or.reduce(have)
+
+
+def _fallback_inputs(
+    bundle: Bundle,
+    data: InferenceData,
+    clock: np.ndarray,
+    used: tuple[str, ...],
+    preds: dict[str, pl.DataFrame],
+    full: np.ndarray,
+) -> tuple[np.ndarray, dict[str, pl.DataFrame]] | None:
+    """The decisions the fallback predicts (not covered by the combiner, some fallback base predicted)
+    and the fallback bases' predictions there, in rank order; None when there are none.
+
+    A base outside the combiner (the best base's lower-ranked ones) is computed only at the
+    decisions every higher-ranked base missed.
+    """
+    bases = fallback_bases(bundle.spec, used)
+    rest = clock[~full]
+    if not bases or not rest.size:
+        return None
+    out: dict[str, pl.DataFrame] = {}
+    missing = rest
+    for name in bases:
+        if name in used:
+            frame = preds[name].filter(np.isin(preds[name]["timestamp"].dt.epoch("ns").to_numpy(), rest))
+        else:
+            frame = predict_base(name, bundle.bases[name], data, missing) if missing.size else _none()
+        out[name] = frame
+        missing = missing[~np.isin(missing, frame["timestamp"].dt.epoch("ns").to_numpy())]
+    have = _covered(rest, list(out.values()), every=False)
+    return (rest[have], out) if have.any() else None
+
+
+def _none() -> pl.DataFrame:
+    return probability_frame(np.empty(0, np.int64), np.empty((0, 3)))
+
+
+def _rows(ts: np.ndarray, proba: np.ndarray, used: list[str], combiner: list[str]) -> pl.DataFrame:
+    """Output rows: probabilities, the argmax position, the bases used and what combined them."""
+    return probability_frame(ts, proba).with_columns(
         pl.Series("position", positions_from_probabilities(proba, "argmax")),
-        pl.Series(
-            "bases_used", _bases_used({n: preds[n] for n in used}, stack.view.timestamps), dtype=pl.String
-        ),
+        pl.Series("bases_used", used, dtype=pl.String),
+        pl.Series("combiner", combiner, dtype=pl.String),
     )
-    return result, {"decisions": len(clock), "kept": spec.combiner.candidate, "coverage": stack.report}
+
+
+def empty_predictions() -> pl.DataFrame:
+    """No prediction, with the columns of ``predict_data``'s output."""
+    return _rows(np.empty(0, np.int64), np.empty((0, 3)), [], [])
 
 
 def combiner_bases(bundle: Bundle) -> tuple[str, ...]:
@@ -148,6 +238,13 @@ def combiner_bases(bundle: Bundle) -> tuple[str, ...]:
     if not isinstance(weights, dict):
         return tuple(bundle.bases)
     return tuple(b for b in bundle.bases if weights.get(b, 0.0) > 0.0)
+
+
+def inference_bases(bundle: Bundle) -> tuple[str, ...]:
+    """The bases inference may compute: the combiner's, then the ones its fallback may add (the best
+    base's lower-ranked bases, computed only where the better ones cannot predict)."""
+    used = combiner_bases(bundle)
+    return used + tuple(b for b in fallback_bases(bundle.spec, used) if b not in used)
 
 
 def _unused_base(clock: np.ndarray, priors: list[float]) -> pl.DataFrame:
@@ -162,9 +259,9 @@ def _bases_used(preds: dict[str, pl.DataFrame], timestamps: np.ndarray) -> list[
 
 
 def own_features_needed(bundle: Bundle, bases: tuple[str, ...] | None = None) -> dict[str, list[str]]:
-    """Per timeframe, the own (non-MTF) features the combiner's bases use — all inference computes."""
+    """Per timeframe, the own (non-MTF) features the bases inference computes use — all it computes."""
     needed: dict[str, set[str]] = {}
-    for loaded in (bundle.bases[b] for b in (combiner_bases(bundle) if bases is None else bases)):
+    for loaded in (bundle.bases[b] for b in (inference_bases(bundle) if bases is None else bases)):
         if loaded.config.feature_set != "raw_ohlcv":
             needed.setdefault(loaded.config.timeframe, set()).update(
                 f for f in loaded.features if "__" not in f

@@ -33,7 +33,8 @@ from mlfactory.errors import ArtifactError, DataError
 from mlfactory.features.registry import feature_defs
 from mlfactory.models.base import InputKind
 from mlfactory.serving.bundle import Bundle
-from mlfactory.serving.inference import combiner_bases, predict_data
+from mlfactory.serving.fallback import fallback_active
+from mlfactory.serving.inference import inference_bases, predict_data
 from mlfactory.serving.live_ladder import LiveLadder
 from mlfactory.serving.tail_data import TailData
 from mlfactory.serving.tails import TailNeeds, tail_needs, verify_tails
@@ -203,14 +204,17 @@ class LivePredictor:
         return pl.concat(out) if out else _empty_predictions()
 
     def _ready(self) -> bool:
-        """Whether the bases the stack needs have the bars to predict (a necessary condition only)."""
+        """Whether the bases the stack needs have the bars to predict (a necessary condition only);
+        with a fallback (or imputation), any one of them suffices."""
         n = self.ladder.n_closed()
         if not all(n[tf] for tf in self.needs.timeframes):
             return False
         ok = [
-            all(n[tf] >= need for tf, need in self._base_bars[b].items()) for b in combiner_bases(self.bundle)
+            all(n[tf] >= need for tf, need in self._base_bars[b].items())
+            for b in inference_bases(self.bundle)
         ]
-        return all(ok) if self.bundle.spec.coverage_policy == "drop" else any(ok)
+        spec = self.bundle.spec
+        return all(ok) if spec.coverage_policy == "drop" and not fallback_active(spec) else any(ok)
 
     def predict_latest(self, k: int = 1) -> pl.DataFrame:
         """Predictions at the last ``k`` closed decision bars, from the tails."""
@@ -383,7 +387,9 @@ def _empty_predictions() -> pl.DataFrame:
 
 def _empty_frame() -> pl.DataFrame:
     return probability_frame(np.empty(0, np.int64), np.empty((0, 3))).with_columns(
-        pl.Series("position", np.empty(0, np.float64)), pl.Series("bases_used", [], dtype=pl.String)
+        pl.Series("position", np.empty(0, np.float64)),
+        pl.Series("bases_used", [], dtype=pl.String),
+        pl.Series("combiner", [], dtype=pl.String),
     )
 
 

@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlfactory.errors import DataError, MlfactoryError
+from mlfactory.serving.inference import PREDICTION_COLUMNS
 from mlfactory.serving.live import LivePredictor
 from mlfactory.serving.metrics import Metrics
 
@@ -52,7 +53,8 @@ class Prediction(BaseModel):
     p_neutral: float
     p_long: float
     position: float
-    bases_used: str = Field(description="the bases (comma-separated) whose predictions entered this row")
+    bases_used: str = Field(description=PREDICTION_COLUMNS["bases_used"])
+    combiner: str = Field(description=PREDICTION_COLUMNS["combiner"])
 
 
 class BarsAccepted(BaseModel):

@@ -34,7 +34,7 @@ from mlfactory.features.mtf import DEFAULT_MTF_FEATURES
 from mlfactory.features.registry import feature_defs
 from mlfactory.features.store import coarser_than
 from mlfactory.models.base import InputKind
-from mlfactory.serving.inference import combiner_bases, own_features_needed
+from mlfactory.serving.inference import inference_bases, own_features_needed
 from mlfactory.timeframes import tf_minutes
 
 # A first guess of the extra warm-ups recursive smoothers need to forget their seed in float32;
@@ -84,7 +84,7 @@ def tail_needs(bundle: Any) -> TailNeeds:
     cfg, inst = bundle.config, bundle.instrument
     mtf_all = cfg.ladder.resolved_mtf_timeframes
     mtf_names = list(cfg.features.mtf_features or DEFAULT_MTF_FEATURES)
-    used = combiner_bases(bundle)
+    used = inference_bases(bundle)
     own: dict[str, set[str]] = {tf: set(n) for tf, n in own_features_needed(bundle, used).items()}
     seq: dict[str, int] = {}
     tfs: set[str] = {cfg.ladder.base_timeframe}

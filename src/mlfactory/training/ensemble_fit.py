@@ -20,7 +20,7 @@ from mlfactory.models.config import ModelConfig
 from mlfactory.models.registry import get_model_class
 from mlfactory.run_data import RunData
 from mlfactory.runtime.executor import Executor
-from mlfactory.serving.bundle import GUARD_CANDIDATES
+from mlfactory.serving.bundle import FALLBACK_RULES, GUARD_CANDIDATES, FallbackRule
 from mlfactory.training import ensemble_stages as stages
 from mlfactory.training.clock import DecisionClock
 from mlfactory.training.configs import resolve_configs
@@ -40,6 +40,7 @@ class EnsembleSpec:
     params: tuple[str, ...] = ()
     n_splits: int = 5
     coverage: stages.CoveragePolicy = "drop"
+    fallback: FallbackRule = "available"  # a decision where a base cannot predict yet (serving.fallback)
     meta_features: bool = True
     guard: bool = True
     keep: str | None = None  # force a guard candidate: meta | weighted_average | best_base
@@ -61,6 +62,8 @@ class EnsembleSpec:
                 "matrix, which is always 2D — choose a tabular model (logistic, ridge_meta, mlp_meta, "
                 "calibrated_meta, xgboost_meta, voting)"
             )
+        if self.fallback not in FALLBACK_RULES:
+            raise ConfigError(f"--fallback {self.fallback!r}: use one of {', '.join(FALLBACK_RULES)}")
         if self.keep is not None and self.keep not in GUARD_CANDIDATES:
             raise ConfigError(f"--keep {self.keep!r}: use one of {', '.join(GUARD_CANDIDATES)}")
 

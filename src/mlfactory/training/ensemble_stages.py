@@ -36,6 +36,7 @@ from mlfactory.serving.bundle import (
     BaseEntry,
     BundleSpec,
     CombinerEntry,
+    FallbackRecord,
     GuardRecord,
     run_conventions,
     write_bundle_spec,
@@ -378,6 +379,7 @@ def bundle_stage(
         stack_columns=list(stack.matrix.view.feature_names),
         priors=stack.priors.tolist(),
         coverage_policy=stack.policy,
+        fallback=fallback_record(spec, combiners),
         meta_features=stack.meta_features,
         pipeline_config=data.manifest["config"],
         instrument=data.manifest["instrument"],
@@ -386,3 +388,13 @@ def bundle_stage(
     write_bundle_spec(out, bundle)
     state = data.run.root / "features" / "fitted_state.json"
     (out / FITTED_STATE_FILE).write_text(state.read_text() if state.is_file() else "{}")
+
+
+def fallback_record(spec: EnsembleSpec, combiners: CombinerStage) -> FallbackRecord:
+    """The fallback rule and the weighted_average candidate's inverse-OOF-loss weights and losses."""
+    average = combiners.candidates["weighted_average"]
+    return FallbackRecord(
+        rule=spec.fallback,
+        oof_log_loss=average.base_log_loss_,  # type: ignore[attr-defined]
+        weights=average.weights_,  # type: ignore[attr-defined]
+    )

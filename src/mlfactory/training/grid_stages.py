@@ -102,7 +102,7 @@ def recipe_spec(rec: Any, horizon: int) -> Any:
     return EnsembleSpec(
         bases=tuple(rec.bases), meta_learner=rec.meta_learner, horizon=horizon,
         params=tuple(rec.param_overrides()), n_splits=rec.n_splits, coverage=rec.coverage,
-        meta_features=rec.meta_features, guard=rec.guard, name=rec.name,
+        fallback=rec.fallback, meta_features=rec.meta_features, guard=rec.guard, name=rec.name,
     )  # fmt: skip
 
 

@@ -21,6 +21,10 @@ class Recipe(BaseModel):
     meta_learner: str
     horizon: int | None = Field(default=None, ge=1)
     coverage: Literal["drop", "impute"] = "drop"
+    fallback: Literal["available", "none"] = Field(
+        default="available",
+        description="a decision where a base cannot predict yet (drop coverage): available | none",
+    )
     meta_features: bool = True
     guard: bool = True
     n_splits: int = Field(default=5, ge=2)

@@ -290,7 +290,8 @@ def test_real_mes_streaming_across_the_july_4th_closure_equals_batch(
 
 
 def test_a_kept_best_base_predicts_wherever_it_can_without_the_other_bases(small_run: Path, bars_of) -> None:
-    """The guard kept random_forest alone: tcn (a 60-bar in-session window) is neither computed nor waited for."""
+    """The guard kept random_forest alone and no fallback: tcn (a 60-bar window) is neither computed nor
+    waited for (with a fallback it would be, where random_forest cannot predict: test_fallback_bundles.py)."""
     from mlfactory.serving.bundle import load_bundle
     from mlfactory.training.ensemble import EnsembleSpec, train_ensemble
 
@@ -301,10 +302,12 @@ def test_a_kept_best_base_predicts_wherever_it_can_without_the_other_bases(small
         params=("random_forest.n_estimators=10", "tcn.epochs=1", "tcn.seq_len=60", "tcn.progress=false"),
         n_splits=3,
         keep="best_base",
+        fallback="none",
         name="live_best_base_window",
     )
     result = train_ensemble(small_run, spec)
     bundle = load_bundle(result.directory)
+    assert bundle.spec.fallback.rule == "none"
     best = combiner_bases(bundle)
     assert len(best) == 1 and bundle.combiner.weights_[best[0]] == 1.0
     bars = bars_of(bundle)

@@ -63,6 +63,28 @@ def vote_weights(losses: np.ndarray, weighting: str, temperature: float) -> np.n
     return w / w.sum()
 
 
+def vote_block(p: np.ndarray) -> np.ndarray:
+    """One base's (n, 3) stacked probabilities as the vote reads them: float64, clipped at 0, rows summing to 1."""
+    p = np.clip(np.asarray(p).astype(np.float64), 0.0, None)
+    return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
+
+
+def weighted_vote(blocks: list[np.ndarray], live: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row, the average of the (n, 3) probability ``blocks`` with ``weights`` renormalised over the
+    bases ``live`` there (``live``: (n, B) booleans); a row where no base is live averages them all.
+
+    The vote of ``VotingModel`` and the serving fallback over the bases that predicted at a decision.
+    """
+    w = np.asarray(weights, np.float64)
+    row_w = np.asarray(live, np.float64) * w
+    row_w[row_w.sum(axis=1) == 0] = w  # every voting base imputed: average their imputed blocks
+    row_w /= row_w.sum(axis=1, keepdims=True)
+    out = np.zeros((len(row_w), 3))
+    for j, block in enumerate(blocks):
+        out += row_w[:, j : j + 1] * block
+    return out
+
+
 @register
 class VotingModel(StackedModel):
     name = "voting"
@@ -95,8 +117,7 @@ class VotingModel(StackedModel):
 
     @staticmethod
     def _block(x: np.ndarray, b: ProbabilityBlock) -> np.ndarray:
-        p = np.clip(x[:, b.columns].astype(np.float64), 0.0, None)
-        return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
+        return vote_block(x[:, b.columns])
 
     @staticmethod
     def _live(x: np.ndarray, b: ProbabilityBlock) -> np.ndarray:
@@ -104,14 +125,8 @@ class VotingModel(StackedModel):
 
     def _predict_arrays(self, x: np.ndarray) -> np.ndarray:
         w = np.array([self.weights_[b.base] for b in self.blocks_])
-        live = np.column_stack([self._live(x, b) for b in self.blocks_]).astype(np.float64)
-        row_w = live * w
-        row_w[row_w.sum(axis=1) == 0] = w  # every voting base imputed: average their imputed blocks
-        row_w /= row_w.sum(axis=1, keepdims=True)
-        out = np.zeros((len(x), 3))
-        for j, b in enumerate(self.blocks_):
-            out += row_w[:, j : j + 1] * self._block(x, b)
-        return out
+        live = np.column_stack([self._live(x, b) for b in self.blocks_])
+        return weighted_vote([self._block(x, b) for b in self.blocks_], live, w)
 
     def _save_native(self, directory: Path) -> list[str]:
         state = {"weights": self.weights_, "base_log_loss": self.base_log_loss_}
