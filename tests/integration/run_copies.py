@@ -16,6 +16,8 @@ DERIVED = (
     "tuning",
     "stale",
     "report.html",
+    "trials.jsonl",  # the run's trial registry: the other tests' models and ensembles
+    "trials.jsonl.lock",
 )
 
 

@@ -38,6 +38,7 @@ def _spec() -> BundleSpec:
         stack_columns=["svm__p_short", "svm__p_neutral", "svm__p_long"],
         priors=[0.3, 0.4, 0.3],
         coverage_policy="drop",
+        fallback={"rule": "available", "oof_log_loss": {"svm": 1.05}, "weights": {"svm": 1.0}},
         meta_features=False,
         pipeline_config=PipelineConfig().model_dump(mode="json"),
         instrument=get_instrument("MES").model_dump(),

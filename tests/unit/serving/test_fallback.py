@@ -27,6 +27,7 @@ def _spec(kept: str = "meta", policy: str = "drop", rule: str = "available") -> 
         priors=[0.3, 0.4, 0.3], coverage_policy=policy,
         fallback={"rule": rule, "oof_log_loss": LOSSES, "weights": {b: w / sum(inv.values()) for b, w in inv.items()}},
         meta_features=False, pipeline_config={}, instrument={},
+        conventions={"symbol": "MES", "format": "generic", "stamp": "close", "timezone": "America/Chicago"},
     )  # fmt: skip
 
 
