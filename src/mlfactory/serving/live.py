@@ -220,7 +220,7 @@ class LivePredictor:
         """Predictions at the last ``k`` closed decision bars, from the tails."""
         data = TailData(
             self.ladder.frames(), self.bundle, self.needs.own, self._feature_cache, self._versions(),
-            self.tails_report, self.needs.rows,
+            self.tails_report, self.needs.rows, self.needs.mtf_for,
         )  # fmt: skip
         result, _ = predict_data(self.bundle, data, latest=k, allow_empty=True)
         self._remember_features()
@@ -243,7 +243,7 @@ class LivePredictor:
 
     def _seed_recent(self) -> None:
         """Recent feature rows from the whole tails (once, at warm-up or restore)."""
-        data = TailData(self.ladder.frames(), self.bundle, self.needs.own, {}, {})
+        data = TailData(self.ladder.frames(), self.bundle, self.needs.own, {}, {}, mtf_for=self.needs.mtf_for)
         self._recent = {tf: data.features(tf).tail(self.keep_recent) for tf in self.needs.own}
 
     def _versions(self) -> dict[str, Any]:

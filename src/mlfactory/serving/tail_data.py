@@ -10,6 +10,7 @@ coarser timeframe) closes.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,8 @@ class TailData(InferenceData):
 
     With ``tails`` (``verify_tails``' report) and ``rows`` (``TailNeeds.rows``), each feature is
     computed on its own verified tail and the frames hold the last ``rows[tf]`` bars of each
-    timeframe — what a decision reads; without them, every feature on the whole tail.
+    timeframe — what a decision reads; without them, every feature on the whole tail. With
+    ``mtf_for``, only those timeframes get MTF indicator columns (the ones a base reads).
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class TailData(InferenceData):
         versions: dict[str, Any],
         tails: dict[str, Any] | None = None,
         rows: dict[str, int] | None = None,
+        mtf_for: Collection[str] | None = None,
     ):
         self.config = bundle.config
         self.instrument = bundle.instrument
@@ -52,6 +55,7 @@ class TailData(InferenceData):
         self._cache, self._versions = cache, versions
         self._tails = tails or {}
         self._rows = rows or {}
+        self._mtf_for = mtf_for  # None: MTF columns on every timeframe, as in batch
 
     def bars(self, tf: str) -> pl.DataFrame:
         rows = self._rows.get(tf) if self._tails.get(tf, {}).get("own") is not None else None
@@ -73,7 +77,8 @@ class TailData(InferenceData):
         frame = self._compute(tf, self.own_features.get(tf, []), fitted, "own")
         base_ts = frame["timestamp"].dt.epoch("ns").to_numpy()
         parts = [frame]
-        for h in coarser_than(tf, self.config.ladder.resolved_mtf_timeframes):
+        mtf = self._mtf_for is None or tf in self._mtf_for  # no base reads them: not computed
+        for h in coarser_than(tf, self.config.ladder.resolved_mtf_timeframes) if mtf else ():
             if h not in fitted.get("mtf_skipped", {}):
                 parts.append(_join_closed(base_ts, self._higher(h), mtf_column("warm", h)))
         frame = pl.concat(parts, how="horizontal")

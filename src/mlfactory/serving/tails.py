@@ -33,7 +33,7 @@ from mlfactory.features.context import BarContext
 from mlfactory.features.mtf import DEFAULT_MTF_FEATURES
 from mlfactory.features.registry import feature_defs
 from mlfactory.features.store import coarser_than
-from mlfactory.models.base import InputKind
+from mlfactory.models.base import InputKind, MtfStrategy
 from mlfactory.serving.inference import inference_bases, own_features_needed
 from mlfactory.timeframes import tf_minutes
 
@@ -54,6 +54,7 @@ class TailNeeds:
     warmup: dict[str, int]  # registry warm-up of the features computed there
     session_bars: dict[str, int]
     rows: dict[str, int]  # feature rows a decision reads on the timeframe (``rows_needed``)
+    mtf_for: frozenset[str] = frozenset()  # feature timeframes whose bases read MTF indicator columns
 
     @property
     def timeframes(self) -> tuple[str, ...]:
@@ -97,8 +98,14 @@ def tail_needs(bundle: Any) -> TailNeeds:
             tfs.add(tf)
             seq[tf] = max(seq.get(tf, 0), L)
     feature_tfs = set(own)
+    mtf_for = frozenset(
+        loaded.config.timeframe
+        for loaded in (bundle.bases[b] for b in used)
+        if loaded.config.mtf_strategy == MtfStrategy.MTF_INDICATORS
+        and loaded.config.feature_set not in ("raw", "raw_ohlcv")
+    )
     mtf: dict[str, set[str]] = {}
-    for tf in feature_tfs:
+    for tf in feature_tfs & mtf_for:  # the regime meta-feature's timeframe reads no MTF columns
         skipped = bundle.fitted.get(tf, {}).get("mtf_skipped", {})
         for h in coarser_than(tf, mtf_all):
             if h not in skipped:
@@ -116,12 +123,15 @@ def tail_needs(bundle: Any) -> TailNeeds:
         warmup=warm,
         session_bars={tf: math.ceil(minutes / tf_minutes(tf)) + 1 for tf in warm},
         rows={},
+        mtf_for=mtf_for,
     )
     decision_tf = cfg.ladder.base_timeframe
     rows = {tf: needs.rows_needed(tf, decision_tf) for tf in warm}
     # an MTF frame is joined onto its finer timeframes' rows: it needs as many rows as they read
     for h in mtf:
-        rows[h] = max([rows[h], *(rows[tf] + 2 for tf in feature_tfs if h in coarser_than(tf, mtf_all))])
+        rows[h] = max(
+            [rows[h], *(rows[tf] + 2 for tf in feature_tfs & mtf_for if h in coarser_than(tf, mtf_all))]
+        )
     needs.rows.update(rows)
     return needs
 

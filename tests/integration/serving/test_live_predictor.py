@@ -100,8 +100,9 @@ def test_live_features_equal_the_batch_features(
     live = LivePredictor.from_history(bundle, bars.head(bars.height - 50))
     live.update_validated(bars.tail(50))
     frames = live.ladder.frames()
-    whole_tails = TailData(frames, bundle, live.needs.own, {}, {})
-    own_tails = TailData(frames, bundle, live.needs.own, {}, {}, live.tails_report, live.needs.rows)
+    mtf_for = live.needs.mtf_for  # MTF columns only where a base reads them
+    whole_tails = TailData(frames, bundle, live.needs.own, {}, {}, mtf_for=mtf_for)
+    own_tails = TailData(frames, bundle, live.needs.own, {}, {}, live.tails_report, live.needs.rows, mtf_for)
     from mlfactory.serving.inference import InferenceData
 
     full = InferenceData(bars, bundle)
@@ -114,7 +115,9 @@ def test_live_features_equal_the_batch_features(
         got = got.join(want.select("timestamp"), on="timestamp", how="semi").tail(10)
         want = want.tail(got.height)
         assert got.height >= 9  # the rows a decision reads (TailNeeds.rows) at least
-        cols = [c for c in want.columns if c != "timestamp"]
+        cols = [c for c in got.columns if c != "timestamp"]
+        readers = [b for b in bundle.bases.values() if b.config.timeframe == tf]
+        assert all(f in cols for b in readers for f in b.features)  # every column a base reads
         assert got.select(cols).equals(want.select(cols)), tf
 
 
