@@ -17,9 +17,10 @@ import polars as pl
 
 from mlfactory.adapters.views import ModelInput, TabularView
 from mlfactory.adapters.windows import build_multistream_view, build_window_view
+from mlfactory.data.align import asof_rows
 from mlfactory.data.instruments import Instrument
 from mlfactory.data.segments import break_ids
-from mlfactory.errors import ArtifactError, ConfigError, DataError
+from mlfactory.errors import ArtifactError, ConfigError
 from mlfactory.features.registry import feature_specs
 from mlfactory.features.store import kept_mtf_timeframes
 from mlfactory.models.base import InputKind, MtfStrategy
@@ -145,15 +146,9 @@ def build_model_inputs(
 def _tabular(
     source: BarSource, cfg: ModelConfig, names: list[str], dts: np.ndarray
 ) -> tuple[TabularView, np.ndarray]:
-    """Each decision's row: the latest feature row stamped at or before it (an as-of join by
-    ``searchsorted``, gathering only those rows, so a live decision reads one row, not the tail)."""
+    """Each decision's row: the latest feature row stamped at or before it (``asof_rows``)."""
     frame = source.features(cfg.timeframe)
-    row_ts = _ns(frame["timestamp"])
-    if (np.diff(row_ts) <= 0).any() or (np.diff(dts) < 0).any():
-        raise DataError(
-            f"features on {cfg.timeframe}: feature rows and decision times must be in increasing time order"
-        )
-    at = np.searchsorted(row_ts, dts, side="right") - 1  # -1: no closed bar yet
+    at = asof_rows(_ns(frame["timestamp"]), dts)  # -1: no closed bar yet
     has_row = at >= 0
     rows = frame[at[has_row]]
     x = np.full((dts.size, len(names)), np.nan, dtype=np.float32)

@@ -7,6 +7,7 @@ before it — never a bar that is still forming.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from mlfactory.errors import DataError
@@ -38,3 +39,12 @@ def asof_align(
     r = r.with_columns(pl.col("timestamp").alias("_right_ts"))
     out = left.join_asof(r, on="timestamp", strategy="backward", tolerance=max_staleness)
     return out.drop("_right_ts")
+
+
+def asof_rows(right_ts: np.ndarray, left_ts: np.ndarray) -> np.ndarray:
+    """``asof_align`` as row numbers: per left timestamp, the index of the latest right row stamped
+    at or before it (int64 ns, both increasing), -1 where none has closed yet. Gathering only these
+    rows is what a live decision needs (one row, not a join over the whole tail)."""
+    if (np.diff(right_ts) <= 0).any() or (np.diff(left_ts) < 0).any():
+        raise DataError("asof_rows: right timestamps must be strictly increasing and left ones sorted")
+    return np.searchsorted(right_ts, left_ts, side="right") - 1

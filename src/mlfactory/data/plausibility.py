@@ -44,6 +44,24 @@ def trailing_level(close: pl.Series) -> pl.Series:
     return level.fill_null(float("nan"))
 
 
+def implausible_price(
+    p: np.ndarray, level: np.ndarray, instrument: Instrument, factor: float, ticks: float
+) -> np.ndarray:
+    """Prices outside the band around ``level`` (within ``factor`` of it or ``ticks`` ticks of it,
+    whichever is wider), infinite, or above ``MAX_PRICE_TICKS`` ticks. Works on scalars too."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        ratio = p / level
+        outside_factor = ~((ratio >= 1.0 / factor) & (ratio <= factor))  # NaN (signs differ) → outside
+        outside_ticks = np.abs(p - level) > ticks * instrument.tick_size
+        huge = np.abs(p) > MAX_PRICE_TICKS * instrument.tick_size
+        return np.isinf(p) | (outside_factor & outside_ticks) | huge
+
+
+def implausible_volume(v: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.isinf(v) | (v > MAX_VOLUME)
+
+
 def implausible_values(
     df: pl.DataFrame, instrument: Instrument, factor: float, ticks: float
 ) -> tuple[pl.Series, str]:
@@ -52,21 +70,13 @@ def implausible_values(
     order = pl.int_range(0, df.height, eager=True) if sorted_in else df["timestamp"].arg_sort()
     in_time = df if sorted_in else df[order]
     level = trailing_level(in_time["close"]).to_numpy()
-    tick_band = ticks * instrument.tick_size
     bad_cols: dict[str, np.ndarray] = {}
     for c in PRICE_COLS:
         p = in_time[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            ratio = p / level
-            outside_factor = ~((ratio >= 1.0 / factor) & (ratio <= factor))  # NaN (signs differ) → outside
-            outside_ticks = np.abs(p - level) > tick_band
-            huge = np.abs(p) > MAX_PRICE_TICKS * instrument.tick_size
-            bad = np.isinf(p) | (outside_factor & outside_ticks) | huge
+        bad = implausible_price(p, level, instrument, factor, ticks)
         owned = np.isnan(p) if instrument.allow_non_positive_prices else np.isnan(p) | (p <= 0)
         bad_cols[c] = bad & ~owned  # NaN and (where not allowed) non-positive prices have their own classes
-    v = in_time["volume"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    with np.errstate(invalid="ignore"):
-        bad_cols["volume"] = np.isinf(v) | (v > MAX_VOLUME)
+    bad_cols["volume"] = implausible_volume(in_time["volume"].cast(pl.Float64).fill_null(np.nan).to_numpy())
     any_bad = np.logical_or.reduce(list(bad_cols.values()))
     mask = np.zeros(df.height, dtype=bool)
     mask[order.to_numpy()] = any_bad
@@ -84,8 +94,18 @@ def sub_minute(df: pl.DataFrame) -> pl.Series:
 
 
 def stamp_open_warning(df: pl.DataFrame, instrument: Instrument, path: str) -> str | None:
-    """A warning when most sessions have a bar exactly on the session open time and almost none on the
-    session close time (what a file stamped at the bar open looks like)."""
+    """A warning when the bars look stamped at their open (``stamp_open_evidence``)."""
+    evidence = stamp_open_evidence(df, instrument, path)
+    if evidence is None:
+        return None
+    return (
+        f"{evidence}: the file probably stamps bars at their open. If so, pass --stamp open (and check --tz)"
+    )
+
+
+def stamp_open_evidence(df: pl.DataFrame, instrument: Instrument, path: str) -> str | None:
+    """What shows the bars are stamped at their open, when they look so: most sessions have a bar
+    exactly on the session open time and almost none on the session close time."""
     spec = instrument.session
     if spec.kind != "exchange" or df.height == 0 or "session_open" not in df.columns:
         return None
@@ -101,8 +121,7 @@ def stamp_open_warning(df: pl.DataFrame, instrument: Instrument, path: str) -> s
     first = int(df["row"][int(at_open.arg_max())])
     return (
         f"{path}: {int(at_open.sum())} bar(s) are stamped exactly at the session open {spec.open} "
-        f"{spec.timezone} (first at row {first}) and none at the session close {spec.close}: the file "
-        "probably stamps bars at their open. If so, pass --stamp open (and check --tz)"
+        f"{spec.timezone} (first at row {first}) and none at the session close {spec.close}"
     )
 
 

@@ -13,7 +13,7 @@ Input that contradicts the bundle is refused (exit 2), never predicted on:
 - an ``--instruments`` definition of the bundle's symbol with another tick size, point value or
   session (the features are computed from them);
 - bars that look stamped at their open when the bundle was trained on close stamps and no
-  ``--stamp`` was given (``plausibility.stamp_open_warning``, a warning in ``pipeline run``);
+  ``--stamp`` was given (``plausibility.stamp_open_evidence``, a warning in ``pipeline run``);
 - a detected layout other than the bundle's whose own stamp convention differs, without ``--stamp``.
 
 Bars posted to the live server are outside this: they are defined as UTC bar closes
@@ -33,7 +33,7 @@ from mlfactory.config import PipelineConfig
 from mlfactory.data.formats import FORMATS, STAMP, detect_format
 from mlfactory.data.ingest import IngestInfo
 from mlfactory.data.instruments import get_instrument, load_instrument_book, symbol_from_file_name
-from mlfactory.data.plausibility import stamp_open_warning
+from mlfactory.data.plausibility import stamp_open_evidence
 from mlfactory.data.sessions import attach_sessions
 from mlfactory.data.validate import ValidationReport
 from mlfactory.errors import ConfigError, DataError
@@ -137,10 +137,9 @@ def reading_config(bundle: Bundle, path: Path, options: InputOptions) -> tuple[P
 
 
 def _refuse_open_stamps(bundle: Bundle, raw: pl.DataFrame, path: Path) -> None:
-    warning = stamp_open_warning(attach_sessions(raw, bundle.instrument), bundle.instrument, str(path))
-    if warning is None:
+    evidence = stamp_open_evidence(attach_sessions(raw, bundle.instrument), bundle.instrument, str(path))
+    if evidence is None:
         return
-    evidence = warning.split(": the file probably stamps bars at their open")[0]
     raise DataError(
         f"{evidence}: the file looks stamped at the bar open, but the bundle {bundle.spec.ensemble_id} was "
         "trained on bars stamped at their close, and reading open stamps as closes shifts every bar by a "

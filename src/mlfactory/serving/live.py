@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlfactory.adapters.stacking import probability_frame
-from mlfactory.data.plausibility import MAX_PRICE_TICKS, MAX_VOLUME
+from mlfactory.data.plausibility import implausible_price, implausible_volume
 from mlfactory.data.resample import build_ladder
 from mlfactory.data.sessions import MINUTE_NS
 from mlfactory.data.validate import validate_bars
@@ -34,7 +33,7 @@ from mlfactory.features.registry import feature_defs
 from mlfactory.models.base import InputKind
 from mlfactory.serving.bundle import Bundle
 from mlfactory.serving.fallback import fallback_active
-from mlfactory.serving.inference import inference_bases, predict_data
+from mlfactory.serving.inference import empty_predictions, inference_bases, predict_data
 from mlfactory.serving.live_ladder import LiveLadder
 from mlfactory.serving.tail_data import TailData
 from mlfactory.serving.tails import TailNeeds, tail_needs, verify_tails
@@ -168,14 +167,12 @@ class LivePredictor:
             return None
         if h < max(o, c) or lo > min(o, c) or h < lo or ts % MINUTE_NS or not s_open < ts <= s_close:
             return None
-        policies, inst = self.bundle.config.data.validation, self.bundle.instrument
-        band = policies.implausible_ticks * inst.tick_size
-        for p in (o, h, lo, c):
-            ratio = p / c
-            plausible = 1.0 / policies.implausible_factor <= ratio <= policies.implausible_factor
-            if not (plausible or abs(p - c) <= band) or abs(p) > MAX_PRICE_TICKS * inst.tick_size:
-                return None
-        if v > MAX_VOLUME:
+        policies = self.bundle.config.data.validation
+        prices = np.array([o, h, lo, c])
+        bad = implausible_price(
+            prices, c, self.bundle.instrument, policies.implausible_factor, policies.implausible_ticks
+        )
+        if bad.any() or implausible_volume(np.array(v)):
             return None
         return pl.concat([frame.drop("row"), session], how="horizontal")
 
@@ -186,7 +183,7 @@ class LivePredictor:
     def update_validated(self, bars_1m: pl.DataFrame) -> pl.DataFrame:
         """Validated minutes (with session columns), in order → predictions at each decision closed."""
         if bars_1m.height == 0:
-            return _empty_predictions()
+            return _EMPTY_PREDICTIONS
         out = []
         cols = bars_1m.select(
             pl.col("timestamp").dt.epoch("ns"), "open", "high", "low", "close", "volume", "trading_day",
@@ -201,7 +198,7 @@ class LivePredictor:
                 pred = self.predict_latest(decisions)
                 if pred.height:
                     out.append(pred)
-        return pl.concat(out) if out else _empty_predictions()
+        return pl.concat(out) if out else _EMPTY_PREDICTIONS
 
     def _ready(self) -> bool:
         """Whether the bases the stack needs have the bars to predict (a necessary condition only);
@@ -381,16 +378,4 @@ def bars_frame(bars: Sequence[Mapping[str, Any]] | pl.DataFrame, source: str) ->
     return pl.DataFrame(cols).with_row_index("row")
 
 
-def _empty_predictions() -> pl.DataFrame:
-    return _EMPTY_PREDICTIONS
-
-
-def _empty_frame() -> pl.DataFrame:
-    return probability_frame(np.empty(0, np.int64), np.empty((0, 3))).with_columns(
-        pl.Series("position", np.empty(0, np.float64)),
-        pl.Series("bases_used", [], dtype=pl.String),
-        pl.Series("combiner", [], dtype=pl.String),
-    )
-
-
-_EMPTY_PREDICTIONS = _empty_frame()  # polars frames are immutable: one shared empty result
+_EMPTY_PREDICTIONS = empty_predictions()  # polars frames are immutable: one shared empty result

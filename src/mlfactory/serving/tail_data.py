@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mlfactory.data.align import asof_rows
 from mlfactory.features.compute import compute_features, context_features
 from mlfactory.features.context import BarContext
 from mlfactory.features.mtf import DEFAULT_MTF_FEATURES, mtf_column
@@ -58,8 +59,10 @@ class TailData(InferenceData):
         self._mtf_for = mtf_for  # None: MTF columns on every timeframe, as in batch
 
     def bars(self, tf: str) -> pl.DataFrame:
-        rows = self._rows.get(tf) if self._tails.get(tf, {}).get("own") is not None else None
-        return self.ladder[tf] if rows is None else self.ladder[tf].tail(rows)
+        """The timeframe's bars: the rows a decision reads, the frames' rows (``_compute``)."""
+        if tf in self._tails and tf in self._rows:
+            return self.ladder[tf].tail(self._rows[tf])
+        return self.ladder[tf]
 
     def features(self, tf: str) -> pl.DataFrame:
         """A timeframe's frame, reused until a bar of it or of a coarser MTF timeframe closes.
@@ -102,7 +105,7 @@ class TailData(InferenceData):
         """``compute_features`` on the tail: each feature on its own verified tail when known."""
         bars = self.ladder[tf]
         lengths = self._tails.get(tf, {}).get(kind)
-        if lengths is None or tf not in self._rows:
+        if lengths is None or tf not in self._rows:  # no per-feature lengths: the whole tail
             return compute_features(bars, tf, self.instrument, fitted=fitted, names=names)[0]
         keep = min(self._rows[tf], bars.height)
         ctx = BarContext.from_bars(bars, tf, self.instrument)
@@ -121,9 +124,8 @@ class TailData(InferenceData):
 
 def _join_closed(base_ts: np.ndarray, higher: pl.DataFrame, warm: str) -> pl.DataFrame:
     """Per base stamp, the values of the latest ``higher`` bar closed at or before it: the as-of join
-    of ``features.mtf.mtf_indicator_features`` as a ``searchsorted`` gather (NaN and not warm
-    before the first closed bar)."""
-    at = np.searchsorted(higher["timestamp"].dt.epoch("ns").to_numpy(), base_ts, side="right") - 1
+    of ``features.mtf.mtf_indicator_features`` as a gather (NaN and not warm before the first)."""
+    at = asof_rows(higher["timestamp"].dt.epoch("ns").to_numpy(), base_ts)
     cols = [c for c in higher.columns if c not in ("timestamp", warm)]
     before = at < 0
     rows = np.maximum(at, 0)
