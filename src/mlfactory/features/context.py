@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -26,6 +26,9 @@ REQUIRED_COLUMNS: dict[str, str] = {
     "session_open": "Datetime(ns, UTC)",
     "session_close": "Datetime(ns, UTC)",
 }
+
+
+BAR_ARRAYS = ("ts", "open", "high", "low", "close", "volume", "session_open", "session_close", "trading_day")
 
 
 @dataclass
@@ -88,26 +91,9 @@ class BarContext:
             raise DataError(f"features on {tf}: negative volume; validate the bars first")
 
     def tail(self, n: int) -> BarContext:
-        """The last ``n`` bars as a context of their own (array views, a fresh memo)."""
+        """The last ``n`` bars as a context of their own (array views, no fitted state, a fresh memo)."""
         start = max(len(self) - int(n), 0)
-        return BarContext(
-            tf=self.tf,
-            instrument=self.instrument,
-            **{
-                k: getattr(self, k)[start:]
-                for k in (
-                    "ts",
-                    "open",
-                    "high",
-                    "low",
-                    "close",
-                    "volume",
-                    "session_open",
-                    "session_close",
-                    "trading_day",
-                )
-            },
-        )
+        return replace(self, **{k: getattr(self, k)[start:] for k in BAR_ARRAYS}, state={}, _memo={})
 
     def __len__(self) -> int:
         return len(self.close)

@@ -105,7 +105,6 @@ class TimeframeTail:
     last_closed_key: int | None = None
     version: int = 0  # bumped whenever ``closed`` changes; keys the frame cache
     _frame: tuple[int, pl.DataFrame] | None = field(default=None, repr=False)
-    _rebuild: bool = field(default=True, repr=False)  # False: only appends since the cached frame
 
     def push_closed(self, row: tuple[Any, ...]) -> None:
         self.closed.append(row)
@@ -119,7 +118,7 @@ class TimeframeTail:
         while len(self.closed) > self.length:
             self.closed.popleft()
         self.version += 1
-        self._rebuild = True
+        self._frame = None  # replaced, not appended to: rebuilt on the next ``frame``
 
     def close_open(self) -> bool:
         """Close the open bin; True when it is a complete bar (appended to the tail)."""
@@ -138,7 +137,7 @@ class TimeframeTail:
         if self._frame is not None and self._frame[0] == self.version:
             return self._frame[1]
         added = self.version - self._frame[0] if self._frame is not None else 0
-        if self._frame is None or self._rebuild or not 0 < added <= len(self.closed):
+        if self._frame is None or not 0 < added <= len(self.closed):
             frame = self._build_frame(self.closed)
         else:
             new = self._build_frame(
@@ -147,7 +146,7 @@ class TimeframeTail:
             frame = pl.concat([self._frame[1], new]).tail(len(self.closed))
             if frame.n_chunks() > 64:
                 frame = frame.rechunk()
-        self._frame, self._rebuild = (self.version, frame), False
+        self._frame = (self.version, frame)
         return frame
 
     @staticmethod
