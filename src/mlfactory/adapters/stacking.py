@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from mlfactory.adapters.views import TabularView
+from mlfactory.data.align import asof_rows
 from mlfactory.errors import ConfigError, DataError
 from mlfactory.models.base import PROBA_COLUMNS
 
@@ -45,18 +46,16 @@ def stack_predictions(
 ) -> StackedMatrix:
     """Join each base's (timestamp, p_short, p_neutral, p_long) onto ``clock_ts`` and apply ``policy``.
 
-    A base with several predictions per timestamp (CPCV) is averaged per timestamp first.
+    A base with several predictions per timestamp (CPCV) is averaged per timestamp first. Columns:
+    each base's block, then (impute) each base's mask, then the meta-features.
     """
     if policy not in ("drop", "impute"):
         raise ConfigError(f"coverage policy {policy!r}: use 'drop' or 'impute'")
-    clock = pl.DataFrame({"timestamp": pl.Series(clock_ts).cast(pl.Datetime("ns", "UTC"))})
-    frame = clock
-    present = {}
+    clock_ts = np.asarray(clock_ts, dtype=np.int64)
+    priors = np.asarray(priors, dtype=np.float64)
+    blocks, present = {}, {}
     for base, pred in predictions.items():
-        per_ts = pred.group_by("timestamp").agg(pl.col(list(PROBA_COLUMNS)).mean())
-        block = per_ts.rename({c: f"{base}__{c}" for c in PROBA_COLUMNS})
-        frame = frame.join(block, on="timestamp", how="left", maintain_order="left")
-        present[base] = frame[f"{base}__p_short"].is_not_null().to_numpy()
+        blocks[base], present[base] = _block_on_clock(clock_ts, pred, base)
     all_present = np.logical_and.reduce(list(present.values()))
     report: dict[str, Any] = {
         "policy": policy,
@@ -64,51 +63,68 @@ def stack_predictions(
         "rows_all_bases": int(all_present.sum()),
         "missing_by_base": {b: int((~p).sum()) for b, p in present.items()},
     }
+    names = [c for base in predictions for c in block_columns(base)]
     if policy == "drop":
         keep = np.flatnonzero(all_present)
-        frame = frame[keep]
-        report["rows_dropped"] = int(len(clock_ts) - len(keep))
+        parts = [blocks[b][keep] for b in predictions]
     else:
         keep = np.flatnonzero(np.logical_or.reduce(list(present.values())))
-        frame = frame[keep]
-        fills = []
-        for base in predictions:
-            cols = block_columns(base)
-            mask = frame[cols[0]].is_null()
-            fills += [pl.col(c).fill_null(float(priors[j])) for j, c in enumerate(cols)]
-            fills.append(mask.cast(pl.Float32).alias(f"{base}__mask"))
-        frame = frame.with_columns(fills)
+        parts = [np.where(present[b][keep, None], blocks[b][keep], priors[None, :]) for b in predictions]
+        parts += [(~present[b][keep, None]).astype(np.float64) for b in predictions]
+        names += [f"{b}__mask" for b in predictions]
         report["rows_imputed"] = int(len(keep) - int(all_present[keep].sum()))
-        report["rows_dropped"] = int(len(clock_ts) - len(keep))
+    report["rows_dropped"] = int(len(clock_ts) - len(keep))
+    ts = clock_ts[keep]
     if meta_features is not None:
-        frame = frame.join(meta_features, on="timestamp", how="left", maintain_order="left")
-        if frame.select(pl.exclude("timestamp").is_null().any()).to_numpy().any():
+        meta_ts = meta_features["timestamp"].dt.epoch("ns").to_numpy()
+        at = np.minimum(np.searchsorted(meta_ts, ts), max(meta_ts.size - 1, 0))
+        if meta_ts.size == 0 or (meta_ts[at] != ts).any():
             raise DataError("meta-features: some decision timestamps have no meta-feature value")
-    if frame.height == 0:
+        meta = meta_features.drop("timestamp")
+        parts.append(meta.to_numpy().astype(np.float64)[at])
+        names += meta.columns
+    if len(keep) == 0:
         raise DataError(f"stacked matrix is empty (coverage {report}); the bases share no predicted rows")
-    names = [c for c in frame.columns if c != "timestamp"]
-    x = frame.select(names).to_numpy().astype(np.float32)
-    ts = frame["timestamp"].dt.epoch("ns").to_numpy()
+    x = np.concatenate(parts, axis=1).astype(np.float32)
     return StackedMatrix(TabularView(x, ts, tuple(names)), keep, report)
 
 
+def _block_on_clock(clock_ts: np.ndarray, pred: pl.DataFrame, base: str) -> tuple[np.ndarray, np.ndarray]:
+    """A base's probabilities on the clock (NaN where it has none) and where it has them.
+
+    Several predictions of one timestamp (CPCV) are averaged first (polars' mean, as the stack always
+    did); the common case of one per timestamp is a searchsorted gather with no join.
+    """
+    ts = pred["timestamp"].dt.epoch("ns").to_numpy()
+    if ts.size > 1 and not (np.diff(ts) > 0).all():
+        pred = pred.group_by("timestamp").agg(pl.col(list(PROBA_COLUMNS)).mean()).sort("timestamp")
+        ts = pred["timestamp"].dt.epoch("ns").to_numpy()
+    values = pred.select(PROBA_COLUMNS).to_numpy().astype(np.float64)
+    if np.isnan(values).any():
+        raise DataError(f"stack: base {base!r} has NaN probabilities; a model must predict finite values")
+    at = np.minimum(np.searchsorted(ts, clock_ts), max(ts.size - 1, 0))
+    found = (ts[at] == clock_ts) if ts.size else np.zeros(clock_ts.size, bool)
+    block = np.full((clock_ts.size, len(PROBA_COLUMNS)), np.nan)
+    block[found] = values[at[found]]
+    return block, found
+
+
 def meta_feature_frame(decision_ts: np.ndarray, regime: pl.DataFrame | None) -> pl.DataFrame:
-    """Hour-of-day (cyclical, from the decision time itself) and, when given, the causal volatility regime."""
-    ts = pl.Series(decision_ts).cast(pl.Datetime("ns", "UTC"))
-    hours = (ts.dt.hour() + ts.dt.minute() / 60.0).to_numpy()
-    frame = pl.DataFrame(
-        {
-            "timestamp": ts,
-            "meta__hour_sin": np.sin(2 * np.pi * hours / 24).astype(np.float32),
-            "meta__hour_cos": np.cos(2 * np.pi * hours / 24).astype(np.float32),
-        }
-    )
+    """Hour-of-day (cyclical, from the decision time itself) and, when given, the causal volatility
+    regime of the latest decision-timeframe bar closed at or before the decision (1.0 before any)."""
+    ts = np.asarray(decision_ts, dtype=np.int64)
+    hour, minute = (ts // 3_600_000_000_000) % 24, (ts // 60_000_000_000) % 60  # UTC
+    hours = hour.astype(np.float64) + minute / 60.0
+    columns = {
+        "timestamp": pl.Series(ts).cast(pl.Datetime("ns", "UTC")),
+        "meta__hour_sin": np.sin(2 * np.pi * hours / 24).astype(np.float32),
+        "meta__hour_cos": np.cos(2 * np.pi * hours / 24).astype(np.float32),
+    }
     if regime is not None:
-        joined = pl.DataFrame({"timestamp": ts}).join_asof(regime, on="timestamp", strategy="backward")
-        frame = frame.with_columns(
-            joined[regime.columns[1]].fill_null(1.0).cast(pl.Float32).alias("meta__vol_regime")
-        )
-    return frame
+        at = asof_rows(regime["timestamp"].dt.epoch("ns").to_numpy(), ts)
+        values = regime[regime.columns[1]].cast(pl.Float64).fill_null(1.0).to_numpy()
+        columns["meta__vol_regime"] = np.where(at >= 0, values[np.maximum(at, 0)], 1.0).astype(np.float32)
+    return pl.DataFrame(columns)
 
 
 def regime_frame(features: pl.DataFrame) -> pl.DataFrame | None:

@@ -94,15 +94,19 @@ def range_position(x: np.ndarray, high: np.ndarray, low: np.ndarray, n: int) -> 
 
 
 def segment_cumsum(x: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """Cumulative sum of ``x`` restarting whenever ``key`` changes (contiguous segments)."""
+    """Cumulative sum of ``x`` restarting whenever ``key`` changes (contiguous segments).
+
+    Each segment is summed from its own first value, so a segment's sums do not depend on what came
+    before it (a running total differenced at the segment start would carry its rounding): the live
+    predictor's tail, which starts before the session, gives the batch values bit for bit.
+    """
     n = len(x)
     start = np.empty(n, dtype=bool)
-    start[0] = True
+    start[:1] = True
     np.not_equal(key[1:], key[:-1], out=start[1:])
-    seg = np.cumsum(start) - 1
-    cs = np.cumsum(x)
-    before = (cs - x)[start]  # running total just before each segment starts
-    return cs - before[seg]
+    seg = np.cumsum(start)
+    frame = pl.DataFrame({"x": np.asarray(x, dtype=np.float64), "seg": seg})
+    return frame.select(pl.col("x").cum_sum().over("seg"))["x"].to_numpy()
 
 
 def ta(name: str, *arrays: np.ndarray, **params: float) -> np.ndarray | tuple[np.ndarray, ...]:

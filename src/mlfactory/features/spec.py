@@ -42,6 +42,9 @@ class FeatureSpec:
     warmup_bars: int  # rows before the first valid value (value at index warmup_bars is defined)
     description: str  # timeframe-independent meaning
     fitted: bool = False  # needs state fitted on training rows (e.g. the fracdiff order d)
+    # the value at a bar is a function of that bar and the warmup_bars before it alone (no recursion,
+    # no running sum, no session anchor): any tail of warmup_bars + 1 bars gives it bit for bit
+    window_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class GroupBuilder:
         desc: str,
         kind: Kind = "engineered",
         fit: FitFn | None = None,
+        window_only: bool = False,
     ) -> None:
         if warmup < 0:
             raise ValueError(f"feature {name}: negative warm-up {warmup}")
@@ -116,5 +120,6 @@ class GroupBuilder:
             warmup_bars=int(warmup),
             description=desc,
             fitted=fit is not None,
+            window_only=window_only,
         )
         self.defs.append(FeatureDef(spec, compute, fit))

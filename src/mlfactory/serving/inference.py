@@ -12,6 +12,7 @@ Each output row says which bases it used (``bases_used``) and what combined them
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,14 +115,23 @@ def predict_bars(
     return predict_data(bundle, InferenceData(bars_1m, bundle), latest=latest)
 
 
+BasePredictor = Callable[[str, LoadedBase, InferenceData, np.ndarray], pl.DataFrame]
+
+
 def predict_data(
-    bundle: Bundle, data: InferenceData, *, latest: int | None = None, allow_empty: bool = False
+    bundle: Bundle,
+    data: InferenceData,
+    *,
+    latest: int | None = None,
+    allow_empty: bool = False,
+    predict: BasePredictor = predict_base,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """``predict_bars`` on built bars and features (the live predictor passes its bounded tails).
 
     At a decision where a base the combiner reads has no prediction, the bundle's fallback applies
     (``serving.fallback``). ``allow_empty``: when no decision can be predicted (no base can predict
     there yet), return an empty frame instead of raising — batch has no row there either.
+    ``predict`` computes a combiner base's predictions (the live predictor reuses unchanged ones).
     """
     spec = bundle.spec
     clock = data.decision_timestamps()
@@ -132,7 +142,7 @@ def predict_data(
     order = list(dict.fromkeys(c.split("__")[0] for c in spec.stack_columns if not c.startswith("meta__")))
     order += [b for b in bundle.bases if b not in order]
     preds = {
-        name: predict_base(name, bundle.bases[name], data, clock)
+        name: predict(name, bundle.bases[name], data, clock)
         if name in used
         else _unused_base(clock, spec.priors)
         for name in order

@@ -24,16 +24,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mlfactory.adapters.stacking import probability_frame
 from mlfactory.data.plausibility import implausible_price, implausible_volume
 from mlfactory.data.resample import build_ladder
 from mlfactory.data.sessions import MINUTE_NS
 from mlfactory.data.validate import validate_bars
 from mlfactory.errors import ArtifactError, DataError
 from mlfactory.features.registry import feature_defs
-from mlfactory.models.base import InputKind
-from mlfactory.serving.bundle import Bundle
+from mlfactory.models.base import PROBA_COLUMNS, InputKind
+from mlfactory.serving.bundle import Bundle, LoadedBase
 from mlfactory.serving.fallback import fallback_active
-from mlfactory.serving.inference import empty_predictions, inference_bases, predict_data
+from mlfactory.serving.inference import empty_predictions, inference_bases, predict_base, predict_data
 from mlfactory.serving.live_ladder import LiveLadder
 from mlfactory.serving.tail_data import TailData
 from mlfactory.serving.tails import TailNeeds, tail_needs, verify_tails
@@ -43,6 +44,7 @@ STATE_FORMAT = "mlfactory-live-state/2"  # /2: per-feature tail lengths
 BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
 KEEP_RECENT = 2_000  # feature rows per timeframe kept for drift monitoring
+PENDING_FRAMES = 64  # decision frames queued before they are merged into the recent rows
 MAX_LIVE_GAP_NS = 366 * 86_400 * 1_000_000_000  # a live bar more than a year after the last one is refused
 
 
@@ -64,10 +66,14 @@ class LivePredictor:
         self.decisions_seen = 0
         self.dropped: dict[str, int] = {}  # bars a validation policy dropped, by problem
         self._feature_cache: dict[str, tuple[Any, pl.DataFrame]] = {}
+        self._base_cache: dict[str, tuple[tuple[Any, ...], np.ndarray]] = {}
+        self._base_tfs = {name: base_timeframes(bundle.bases[name].config) for name in bundle.bases}
         self._base_bars = base_bars_needed(bundle, self.needs)
         self._session: tuple[int, int, pl.DataFrame] | None = None  # (open ns, close ns, columns)
         self.keep_recent = KEEP_RECENT
         self._recent: dict[str, pl.DataFrame] = {}
+        self._remembered: dict[str, Any] = {}  # per timeframe, the frame version last queued for _recent
+        self._pending: dict[str, list[pl.DataFrame]] = {}  # frames not yet merged into _recent
 
     # ---- construction ----
     @classmethod
@@ -76,7 +82,7 @@ class LivePredictor:
         needs = tail_needs(bundle)
         ladder = build_ladder(bars_1m, needs.timeframes)
         check_history(bundle, needs, ladder, bars_1m)
-        report = verify_tails(bundle, needs, ladder) if verify else {}
+        report = verify_tails(bundle.instrument, bundle.fitted, needs, ladder) if verify else {}
         lengths = {tf: report.get(tf, {}).get("length", needs.initial_length(tf)) for tf in needs.timeframes}
         live = cls(bundle, lengths, report)
         live.ladder.warm(bars_1m)
@@ -89,7 +95,7 @@ class LivePredictor:
     def replaying(cls, bundle: Bundle, bars_1m: pl.DataFrame) -> LivePredictor:
         """An empty predictor for replaying ``bars_1m`` from its first minute (tails checked on it)."""
         needs = tail_needs(bundle)
-        report = verify_tails(bundle, needs, build_ladder(bars_1m, needs.timeframes))
+        report = verify_tails(bundle.instrument, bundle.fitted, needs, build_ladder(bars_1m, needs.timeframes))
         return cls(bundle, {tf: r["length"] for tf, r in report.items()}, report)
 
     # ---- feeding ----
@@ -219,37 +225,86 @@ class LivePredictor:
             self.ladder.frames(), self.bundle, self.needs.own, self._feature_cache, self._versions(),
             self.tails_report, self.needs.rows, self.needs.mtf_for,
         )  # fmt: skip
-        result, _ = predict_data(self.bundle, data, latest=k, allow_empty=True)
+        result, _ = predict_data(self.bundle, data, latest=k, allow_empty=True, predict=self._base_prediction)
         self._remember_features()
         return result
 
+    def _base_prediction(self, name: str, base: LoadedBase, data: TailData, clock: np.ndarray) -> pl.DataFrame:
+        """A base's prediction at one decision, reused while the bars it reads are the same.
+
+        A base reads, as of the decision, the last closed bars of its timeframe (and of coarser ones:
+        MTF columns, streams); while those are the bars read at the previous decision (a 15m base at a
+        5m decision that closes no 15m bar), its input row — and so its output — is unchanged.
+        """
+        if len(clock) != 1:
+            return predict_base(name, base, data, clock)
+        finest = min(tf_minutes(tf) for tf in self._base_tfs[name])
+        key = tuple(
+            stamp for tf, stamp in self._stamps_as_of(int(clock[0])).items() if tf_minutes(tf) >= finest
+        )
+        hit = self._base_cache.get(name)
+        if hit is None or hit[0] != key:
+            frame = predict_base(name, base, data, clock)
+            hit = (key, frame.select(PROBA_COLUMNS).to_numpy())
+            self._base_cache[name] = hit
+        return probability_frame(clock[: len(hit[1])], hit[1])
+
+    def _stamps_as_of(self, t: int) -> dict[str, Any]:
+        """Per timeframe, the stamp of its last bar closed at or before ``t`` (None before the first).
+
+        Not simply the last closed bar: minutes missing before a gap close a decision bar and a later
+        coarser bar in the same minute, and the decision reads the coarser bar before that one.
+        """
+        return {
+            tf: next((row[0] for row in reversed(tail.closed) if row[0] <= t), None)
+            for tf, tail in self.ladder.tails.items()
+        }
+
     def feature_frames(self) -> dict[str, pl.DataFrame]:
         """The last ``keep_recent`` feature rows of each timeframe (drift reads their recent rows)."""
+        for tf in list(self._pending):
+            self._merge_pending(tf)
         return dict(self._recent)
 
     def _remember_features(self) -> None:
-        """Append the rows of the frames just computed to the recent rows (the decision frames hold
-        only the last few rows of a timeframe, which every decision covers)."""
-        for tf, (_, frame) in list(self._feature_cache.items()):
-            if tf.startswith("mtf:"):
-                continue
-            old = self._recent.get(tf)
-            if old is not None and old.height:
-                frame = pl.concat([old, frame.filter(pl.col("timestamp") > old["timestamp"][-1])])
-            self._recent[tf] = frame.tail(self.keep_recent)
+        """Queue the frames just computed for the recent rows (the decision frames hold only the
+        last few rows of a timeframe, which every decision covers); merged when read, or every
+        ``PENDING_FRAMES`` frames, so that a decision does not pay for the concatenation."""
+        for tf, (version, frame) in list(self._feature_cache.items()):
+            if tf.startswith(("mtf:", "own:")) or self._remembered.get(tf) == version:
+                continue  # a part of a frame, or a frame whose rows are already in
+            self._remembered[tf] = version
+            self._pending.setdefault(tf, []).append(frame)
+            if len(self._pending[tf]) >= PENDING_FRAMES:
+                self._merge_pending(tf)
+
+    def _merge_pending(self, tf: str) -> None:
+        recent = self._recent.get(tf)
+        for frame in self._pending.pop(tf, []):
+            if recent is not None and recent.height:
+                frame = pl.concat([recent, frame.filter(pl.col("timestamp") > recent["timestamp"][-1])])
+            recent = frame.tail(self.keep_recent)
+        if recent is not None:
+            self._recent[tf] = recent
 
     def _seed_recent(self) -> None:
         """Recent feature rows from the whole tails (once, at warm-up or restore)."""
         data = TailData(self.ladder.frames(), self.bundle, self.needs.own, {}, {}, mtf_for=self.needs.mtf_for)
         self._recent = {tf: data.features(tf).tail(self.keep_recent) for tf in self.needs.own}
+        self._pending = {}
+
+    def _last_closed(self) -> dict[str, Any]:
+        """Per timeframe, the stamp of its last closed bar (None before the first)."""
+        return {tf: (t.closed[-1][0] if t.closed else None) for tf, t in self.ladder.tails.items()}
 
     def _versions(self) -> dict[str, Any]:
         """Per feature timeframe, the last closed stamps of it and of every coarser timeframe."""
-        last = {tf: (t.closed[-1][0] if t.closed else None) for tf, t in self.ladder.tails.items()}
+        last = self._last_closed()
         versions: dict[Any, Any] = {
             tf: tuple(last[h] for h in last if tf_minutes(h) >= tf_minutes(tf)) for tf in self.needs.own
         }
         versions.update({("mtf", h): last[h] for h in last})
+        versions.update({("own", tf): last[tf] for tf in self.needs.own})
         return versions
 
     # ---- state ----
@@ -310,6 +365,11 @@ def base_bars_needed(bundle: Bundle, needs: TailNeeds) -> dict[str, dict[str, in
             req.update(dict.fromkeys(mc.mtf_timeframes, L))
         out[name] = req
     return out
+
+
+def base_timeframes(config: Any) -> tuple[str, ...]:
+    """The timeframes a base reads: its own and its MTF timeframes (indicator columns or streams)."""
+    return (config.timeframe, *config.mtf_timeframes)
 
 
 def check_history(

@@ -67,8 +67,9 @@ class TailData(InferenceData):
     def features(self, tf: str) -> pl.DataFrame:
         """A timeframe's frame, reused until a bar of it or of a coarser MTF timeframe closes.
 
-        ``features.store.build_feature_frame`` step by step, with each coarser timeframe's indicator
-        frame reused until a bar of that timeframe closes (the parity tests hold it to the batch).
+        ``features.store.build_feature_frame`` step by step: the own features are reused until a bar
+        of the timeframe closes, each coarser timeframe's indicator frame until a bar of that
+        timeframe closes, and only their as-of join is redone (the parity tests hold it to the batch).
         """
         version = self._versions.get(tf)
         hit = self._cache.get(tf)
@@ -77,7 +78,7 @@ class TailData(InferenceData):
         if tf not in self.fitted:
             return super().features(tf)  # raises the batch path's error
         fitted = self.fitted[tf]
-        frame = self._compute(tf, self.own_features.get(tf, []), fitted, "own")
+        frame = self._own(tf, fitted)
         base_ts = frame["timestamp"].dt.epoch("ns").to_numpy()
         parts = [frame]
         mtf = self._mtf_for is None or tf in self._mtf_for  # no base reads them: not computed
@@ -86,6 +87,17 @@ class TailData(InferenceData):
                 parts.append(_join_closed(base_ts, self._higher(h), mtf_column("warm", h)))
         frame = pl.concat(parts, how="horizontal")
         self._cache[tf] = (version, frame)
+        return frame
+
+    def _own(self, tf: str, fitted: Any) -> pl.DataFrame:
+        """The timeframe's own features, reused until a bar of it closes (not a coarser one)."""
+        version = self._versions.get(("own", tf))
+        key = f"own:{tf}"
+        hit = self._cache.get(key)
+        if hit is not None and version is not None and hit[0] == version:
+            return hit[1]
+        frame = self._compute(tf, self.own_features.get(tf, []), fitted, "own")
+        self._cache[key] = (version, frame)
         return frame
 
     def _higher(self, h: str) -> pl.DataFrame:

@@ -8,6 +8,17 @@ feature on the history and on tails of the proposed length and doubles the lengt
 half of each tail is bit-identical to the batch values (float32 features), so the kept length has a
 2x margin on the data it was checked on.
 
+A feature declared window-only (``FeatureSpec.window_only``: a wavelet transform of its trailing
+window) is exact on any tail past its warm-up, so its tail is its window plus the rows a decision
+reads — 154 bars for a 128-bar transform instead of the 1,024 the session floor would give.
+
+Some batch kernels never forget their start exactly: a running sum (TA-Lib's SMA inside STOCHRSI's
+%D, polars' rolling sums) carries the rounding of every value it has added since the first bar, so
+the batch value itself moves by ~1e-12 with the file's first row. Such a feature is held to the
+float32 rounding of its values instead of bit identity once its tail reaches ``EXACT_TAIL`` bars
+(``ROUNDING_RTOL``, ``ROUNDING_ATOL``; the report lists it under ``rounding`` with its largest
+difference), so that a year of warm-up history keeps the same bounded tails as a month.
+
 The length is found per feature, not per timeframe: an ATR over a trading day of 5m bars needs
 ~9,000 bars to forget its seed in float32 while a wavelet energy needs a few hundred, and at each
 decision a feature is computed on its own tail (``feature_tails``) — the cost is the sum of the
@@ -42,6 +53,11 @@ from mlfactory.timeframes import tf_minutes
 RECURSION_MARGIN = 2
 ROWS_MARGIN = 8
 MAX_TAIL = 200_000
+# Past this many bars a feature still not bit-identical is held to its float32 rounding: two units in
+# the last place of a float32 value (2**-22 relative), or 1e-9 near zero.
+EXACT_TAIL = 32_768
+ROUNDING_RTOL = 2.0**-22
+ROUNDING_ATOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -140,6 +156,19 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b, equal_nan=True))
 
 
+def rounding_gap(a: np.ndarray, b: np.ndarray) -> float | None:
+    """The largest ``|a - b|`` when ``a`` equals ``b`` within float32 rounding (NaN in the same
+    places, ``|a - b| <= ROUNDING_ATOL + ROUNDING_RTOL * |b|``); None when it does not."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    if not np.array_equal(np.isnan(a64), np.isnan(b64)):
+        return None
+    ok = ~np.isnan(b64)
+    gap = np.abs(a64[ok] - b64[ok])
+    if (gap > ROUNDING_ATOL + ROUNDING_RTOL * np.abs(b64[ok])).any():
+        return None
+    return float(gap.max(initial=0.0))
+
+
 def _feature_matrix(ctx: BarContext, names: Sequence[str], fitted: Any) -> np.ndarray:
     """``(rows, features)`` float32 values of ``names`` (in the given order) on ``ctx``."""
     if not names:
@@ -149,19 +178,29 @@ def _feature_matrix(ctx: BarContext, names: Sequence[str], fitted: Any) -> np.nd
     return values[[order[n] for n in names]].T
 
 
-def verify_tails(bundle: Any, needs: TailNeeds, ladder: dict[str, pl.DataFrame]) -> dict[str, dict[str, Any]]:
-    """Tail lengths per timeframe and per feature, checked on ``ladder`` (the warm-up history's batch ladder).
+def verify_tails(
+    instrument: Instrument,
+    fitted: dict[str, Any],
+    needs: TailNeeds,
+    ladder: dict[str, pl.DataFrame],
+    exact_tail: int = EXACT_TAIL,
+) -> dict[str, dict[str, Any]]:
+    """Tail lengths per timeframe and per feature, checked on ``ladder`` (the warm-up history's batch ladder)
+    with the bundle's fitted feature state (``fitted``, per timeframe).
 
     Returns ``{tf: {"length": T, "verified": bool, "checked_rows": n, "own": {feature: T_f},
-    "mtf": {feature: T_f}}}`` with ``T`` the longest ``T_f``; ``verified`` is False when the history is
-    shorter than a tail (the tail then holds the whole history, which is exact).
+    "mtf": {feature: T_f}, "rounding": {feature: largest difference}}}`` with ``T`` the longest ``T_f``;
+    ``verified`` is False when the history is shorter than a tail (the tail then holds the whole
+    history, which is exact); ``rounding`` lists the features held to float32 rounding past
+    ``exact_tail`` bars instead of bit identity.
     """
-    inst = bundle.instrument
     out: dict[str, dict[str, Any]] = {}
     for tf in needs.timeframes:
         bars = ladder[tf]
-        own = _feature_lengths(bars, tf, inst, needs, needs.own.get(tf, []), bundle.fitted.get(tf))
-        mtf = _feature_lengths(bars, tf, inst, needs, needs.mtf.get(tf, []), None)
+        rounding: dict[str, float] = {}
+        own_names, mtf_names = needs.own.get(tf, []), needs.mtf.get(tf, [])
+        own = _feature_lengths(bars, tf, instrument, needs, own_names, fitted.get(tf), exact_tail, rounding)
+        mtf = _feature_lengths(bars, tf, instrument, needs, mtf_names, None, exact_tail, rounding)
         lengths = [v for v, _ in (*own.values(), *mtf.values())]
         length = max(lengths, default=needs.initial_length(tf))
         verified = bool(lengths) and all(ok for _, ok in (*own.values(), *mtf.values()))
@@ -171,20 +210,39 @@ def verify_tails(bundle: Any, needs: TailNeeds, ladder: dict[str, pl.DataFrame])
             "checked_rows": length - length // 2 if verified else 0,
             "own": {n: v for n, (v, _) in own.items()},
             "mtf": {n: v for n, (v, _) in mtf.items()},
+            "rounding": rounding,
         }
     return out
 
 
 def _feature_lengths(
-    bars: pl.DataFrame, tf: str, inst: Instrument, needs: TailNeeds, names: list[str], fitted: Any
+    bars: pl.DataFrame,
+    tf: str,
+    inst: Instrument,
+    needs: TailNeeds,
+    names: list[str],
+    fitted: Any,
+    exact_tail: int,
+    rounding: dict[str, float],
 ) -> dict[str, tuple[int, bool]]:
-    """Per feature, the shortest doubled tail whose second half equals the whole history, and whether
-    that was checked (False: the history is shorter than the tail)."""
+    """Per feature, the shortest doubled tail whose second half (a window-only feature: all rows past
+    its warm-up) equals the whole history, and whether that was checked (False: the history is shorter
+    than the tail). From ``exact_tail`` bars on, equal
+    within float32 rounding is enough; such features are added to ``rounding`` with their largest gap."""
     if not names:
         return {}
     defs = {d.spec.name: d for d in feature_defs(tf, inst, names)}
-    # powers of two, so that features share a few tails (one computation each per decision)
-    length = {n: 1 << (needs.initial_length(tf, defs[n].spec.warmup_bars) - 1).bit_length() for n in names}
+    # powers of two, so that features share a few tails (one computation each per decision); a
+    # window-only feature needs just its window and the rows a decision reads, exact from its warm-up on
+    length = {
+        n: (
+            defs[n].spec.warmup_bars + 1 + needs.rows[tf]
+            if defs[n].spec.window_only
+            else 1 << (needs.initial_length(tf, defs[n].spec.warmup_bars) - 1).bit_length()
+        )
+        for n in names
+    }
+    checked_from = {n: defs[n].spec.warmup_bars if defs[n].spec.window_only else None for n in names}
     if bars.height <= max(length.values()):
         return {n: (max(length.values()), False) for n in names}
     ctx = BarContext.from_bars(bars, tf, inst)
@@ -201,12 +259,18 @@ def _feature_lengths(
             if size > MAX_TAIL:
                 raise DataError(
                     f"live features on {tf}: {group[:3]} still differ from the whole history on a {size}-bar "
-                    "tail; such a feature does not forget its start — it cannot be served incrementally"
+                    "tail, beyond float32 rounding; such a feature does not forget its start — it cannot be "
+                    "served incrementally"
                 )
             part = _feature_matrix(ctx.tail(size), group, fitted)
-            half = size // 2
             for j, n in enumerate(group):
-                if _same(part[half:, j], full[bars.height - size + half :, col[n]]):
+                start = checked_from[n] if checked_from[n] is not None else size // 2
+                tail, whole = part[start:, j], full[bars.height - size + start :, col[n]]
+                exact = _same(tail, whole)
+                gap = None if exact or size < exact_tail else rounding_gap(tail, whole)
+                if gap is not None:
+                    rounding[n] = gap
+                if exact or gap is not None:
                     done[n] = (size, True)
                 else:
                     length[n] = size * 2

@@ -31,5 +31,6 @@ def build(g: GroupBuilder) -> None:
                 f"wav_{out}_{window}",
                 lambda c, out=out, w=window, lv=level: _wavelets(c, w, lv)[out],
                 warmup=warmup,
+                window_only=True,
                 desc=f"{WAVELET} level-{level} DWT of log returns over the last {window} bars: {what} of band {band}",
             )
