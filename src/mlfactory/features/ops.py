@@ -13,6 +13,8 @@ import polars as pl
 import talib
 from talib import abstract
 
+from mlfactory.features import kernels
+
 
 def lag(x: np.ndarray, k: int) -> np.ndarray:
     """``x`` shifted ``k`` bars into the future (value at i is x[i-k]); NaN for the first k."""
@@ -58,11 +60,13 @@ def log_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def rolling_mean(x: np.ndarray, n: int) -> np.ndarray:
-    return pl.Series(x).rolling_mean(n).to_numpy()
+    """Mean of the last ``n`` values; start-independent (``kernels.rolling_sum``)."""
+    return kernels.rolling_mean(np.asarray(x, dtype=np.float64), n)
 
 
 def rolling_sum(x: np.ndarray, n: int) -> np.ndarray:
-    return pl.Series(x).rolling_sum(n).to_numpy()
+    """Sum of the last ``n`` values; the same bits whatever came before the window."""
+    return kernels.rolling_sum(np.asarray(x, dtype=np.float64), n)
 
 
 def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
@@ -100,13 +104,11 @@ def segment_cumsum(x: np.ndarray, key: np.ndarray) -> np.ndarray:
     before it (a running total differenced at the segment start would carry its rounding): the live
     predictor's tail, which starts before the session, gives the batch values bit for bit.
     """
-    n = len(x)
-    start = np.empty(n, dtype=bool)
+    x = np.asarray(x, dtype=np.float64)
+    start = np.empty(len(x), dtype=np.bool_)
     start[:1] = True
     np.not_equal(key[1:], key[:-1], out=start[1:])
-    seg = np.cumsum(start)
-    frame = pl.DataFrame({"x": np.asarray(x, dtype=np.float64), "seg": seg})
-    return frame.select(pl.col("x").cum_sum().over("seg"))["x"].to_numpy()
+    return kernels.segment_cumsum(x, start)
 
 
 def ta(name: str, *arrays: np.ndarray, **params: float) -> np.ndarray | tuple[np.ndarray, ...]:

@@ -39,10 +39,15 @@ def feature_defs(
 ) -> tuple[FeatureDef, ...]:
     """Definitions for ``tf`` (all, or the ``names`` given, in registry order)."""
     check_timeframe(tf)
-    defs = _defs(tf, instrument)
     if names is None:
-        return defs
-    wanted = list(names)
+        return _defs(tf, instrument)
+    return _chosen_defs(tf, instrument, tuple(names))
+
+
+@lru_cache(maxsize=1024)
+def _chosen_defs(tf: str, instrument: Instrument, wanted: tuple[str, ...]) -> tuple[FeatureDef, ...]:
+    """``feature_defs`` of a name list (cached: the live predictor asks for the same lists each bar)."""
+    defs = _defs(tf, instrument)
     known = {d.spec.name for d in defs}
     unknown = [n for n in wanted if n not in known]
     if unknown:

@@ -95,7 +95,9 @@ class LivePredictor:
     def replaying(cls, bundle: Bundle, bars_1m: pl.DataFrame) -> LivePredictor:
         """An empty predictor for replaying ``bars_1m`` from its first minute (tails checked on it)."""
         needs = tail_needs(bundle)
-        report = verify_tails(bundle.instrument, bundle.fitted, needs, build_ladder(bars_1m, needs.timeframes))
+        report = verify_tails(
+            bundle.instrument, bundle.fitted, needs, build_ladder(bars_1m, needs.timeframes)
+        )
         return cls(bundle, {tf: r["length"] for tf, r in report.items()}, report)
 
     # ---- feeding ----
@@ -229,7 +231,9 @@ class LivePredictor:
         self._remember_features()
         return result
 
-    def _base_prediction(self, name: str, base: LoadedBase, data: TailData, clock: np.ndarray) -> pl.DataFrame:
+    def _base_prediction(
+        self, name: str, base: LoadedBase, data: TailData, clock: np.ndarray
+    ) -> pl.DataFrame:
         """A base's prediction at one decision, reused while the bars it reads are the same.
 
         A base reads, as of the decision, the last closed bars of its timeframe (and of coarser ones:
@@ -271,7 +275,7 @@ class LivePredictor:
         last few rows of a timeframe, which every decision covers); merged when read, or every
         ``PENDING_FRAMES`` frames, so that a decision does not pay for the concatenation."""
         for tf, (version, frame) in list(self._feature_cache.items()):
-            if tf.startswith(("mtf:", "own:")) or self._remembered.get(tf) == version:
+            if ":" in tf or self._remembered.get(tf) == version:
                 continue  # a part of a frame, or a frame whose rows are already in
             self._remembered[tf] = version
             self._pending.setdefault(tf, []).append(frame)

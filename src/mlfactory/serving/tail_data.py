@@ -84,7 +84,7 @@ class TailData(InferenceData):
         mtf = self._mtf_for is None or tf in self._mtf_for  # no base reads them: not computed
         for h in coarser_than(tf, self.config.ladder.resolved_mtf_timeframes) if mtf else ():
             if h not in fitted.get("mtf_skipped", {}):
-                parts.append(_join_closed(base_ts, self._higher(h), mtf_column("warm", h)))
+                parts.append(self._joined(tf, h, base_ts))
         frame = pl.concat(parts, how="horizontal")
         self._cache[tf] = (version, frame)
         return frame
@@ -99,6 +99,17 @@ class TailData(InferenceData):
         frame = self._compute(tf, self.own_features.get(tf, []), fitted, "own")
         self._cache[key] = (version, frame)
         return frame
+
+    def _joined(self, tf: str, h: str, base_ts: np.ndarray) -> pl.DataFrame:
+        """``h``'s indicator columns as of each ``tf`` row, reused until a bar of either closes."""
+        version = (self._versions.get(("own", tf)), self._versions.get(("mtf", h)))
+        key = f"join:{tf}:{h}"
+        hit = self._cache.get(key)
+        if hit is not None and None not in version and hit[0] == version:
+            return hit[1]
+        joined = _join_closed(base_ts, self._higher(h), mtf_column("warm", h))
+        self._cache[key] = (version, joined)
+        return joined
 
     def _higher(self, h: str) -> pl.DataFrame:
         """MTF indicator features of the closed ``h`` bars (``mtf_indicator_features`` before its join)."""
@@ -129,9 +140,11 @@ class TailData(InferenceData):
             order = [d.spec.name for d in feature_defs(tf, self.instrument, group)]
             columns.update({n: values[j, -keep:] for j, n in enumerate(order)})
         order = [d.spec.name for d in feature_defs(tf, self.instrument, names)]
-        return pl.DataFrame(
-            {"timestamp": bars["timestamp"].tail(keep), **{n: columns[n] for n in order}, "warm": warm}
-        )
+        stamps = bars["timestamp"].tail(keep)
+        if not order:
+            return pl.DataFrame({"timestamp": stamps, "warm": warm})
+        values = pl.from_numpy(np.column_stack([columns[n] for n in order]), schema=order, orient="row")
+        return values.insert_column(0, stamps).with_columns(pl.Series("warm", warm))
 
 
 def _join_closed(base_ts: np.ndarray, higher: pl.DataFrame, warm: str) -> pl.DataFrame:

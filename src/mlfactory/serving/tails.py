@@ -9,8 +9,9 @@ half of each tail is bit-identical to the batch values (float32 features), so th
 2x margin on the data it was checked on.
 
 A feature declared window-only (``FeatureSpec.window_only``: a wavelet transform of its trailing
-window) is exact on any tail past its warm-up, so its tail is its window plus the rows a decision
-reads — 154 bars for a 128-bar transform instead of the 1,024 the session floor would give.
+window, a channel position, a rolling sum) is exact on any tail past its warm-up, so its tail is
+its window plus the rows a decision reads — 256 bars for a 128-bar transform of 5m bars instead of
+the 1,024 the session floor would give.
 
 Some batch kernels never forget their start exactly: a running sum (TA-Lib's SMA inside STOCHRSI's
 %D, polars' rolling sums) carries the rounding of every value it has added since the first bar, so
@@ -235,10 +236,10 @@ def _feature_lengths(
     # powers of two, so that features share a few tails (one computation each per decision); a
     # window-only feature needs just its window and the rows a decision reads, exact from its warm-up on
     length = {
-        n: (
+        n: _power_of_two(
             defs[n].spec.warmup_bars + 1 + needs.rows[tf]
             if defs[n].spec.window_only
-            else 1 << (needs.initial_length(tf, defs[n].spec.warmup_bars) - 1).bit_length()
+            else needs.initial_length(tf, defs[n].spec.warmup_bars)
         )
         for n in names
     }
@@ -276,6 +277,11 @@ def _feature_lengths(
                     length[n] = size * 2
         pending = [n for n in pending if n not in done]
     return done
+
+
+def _power_of_two(n: int) -> int:
+    """The smallest power of two >= ``n``."""
+    return 1 << (max(int(n), 1) - 1).bit_length()
 
 
 def feature_tails(report: dict[str, Any], names: Sequence[str], default: int) -> dict[int, list[str]]:

@@ -13,7 +13,9 @@ from mlfactory.models.base import PROBA_COLUMNS
 PRIORS = np.array([0.3, 0.4, 0.3])
 
 
-def _reference(clock: np.ndarray, preds: dict[str, pl.DataFrame], policy: str, meta: pl.DataFrame | None) -> pl.DataFrame:
+def _reference(
+    clock: np.ndarray, preds: dict[str, pl.DataFrame], policy: str, meta: pl.DataFrame | None
+) -> pl.DataFrame:
     frame = _blocks(clock, preds, policy)
     return frame if meta is None else frame.join(meta, on="timestamp", how="left", maintain_order="left")
 
@@ -23,7 +25,10 @@ def _blocks(clock: np.ndarray, preds: dict[str, pl.DataFrame], policy: str) -> p
     for base, pred in preds.items():
         per_ts = pred.group_by("timestamp").agg(pl.col(list(PROBA_COLUMNS)).mean())
         frame = frame.join(
-            per_ts.rename({c: f"{base}__{c}" for c in PROBA_COLUMNS}), on="timestamp", how="left", maintain_order="left"
+            per_ts.rename({c: f"{base}__{c}" for c in PROBA_COLUMNS}),
+            on="timestamp",
+            how="left",
+            maintain_order="left",
         )
     have = [frame[f"{b}__p_short"].is_not_null() for b in preds]
     if policy == "drop":
@@ -37,7 +42,9 @@ def _blocks(clock: np.ndarray, preds: dict[str, pl.DataFrame], policy: str) -> p
     return frame.with_columns(fills)
 
 
-def _predictions(rng: np.random.Generator, clock: np.ndarray, *, duplicates: bool, shuffled: bool) -> pl.DataFrame:
+def _predictions(
+    rng: np.random.Generator, clock: np.ndarray, *, duplicates: bool, shuffled: bool
+) -> pl.DataFrame:
     ts = clock[rng.random(clock.size) < 0.7]
     if duplicates:  # CPCV: a decision predicted by several test groups
         ts = np.sort(np.concatenate([ts, rng.choice(ts, ts.size // 3)]))
@@ -54,10 +61,15 @@ def _predictions(rng: np.random.Generator, clock: np.ndarray, *, duplicates: boo
 def test_stack_equals_the_join_reference(policy, duplicates, shuffled, with_meta):
     rng = np.random.default_rng(7)
     clock = np.sort(rng.choice(10**15, 300, replace=False)).astype(np.int64)
-    preds = {b: _predictions(rng, clock, duplicates=duplicates and b == "a", shuffled=shuffled) for b in "abc"}
+    preds = {
+        b: _predictions(rng, clock, duplicates=duplicates and b == "a", shuffled=shuffled) for b in "abc"
+    }
     regime_ts = np.sort(rng.choice(clock, 100, replace=False)) - 1  # closed just before some decisions
     regime = pl.DataFrame(
-        {"timestamp": pl.Series(regime_ts).cast(pl.Datetime("ns", "UTC")), "vol_regime_20_250": rng.random(100)}
+        {
+            "timestamp": pl.Series(regime_ts).cast(pl.Datetime("ns", "UTC")),
+            "vol_regime_20_250": rng.random(100),
+        }
     )
     meta = meta_feature_frame(clock, regime) if with_meta else None
     stack = stack_predictions(clock, preds, policy=policy, priors=PRIORS, meta_features=meta)
@@ -80,7 +92,9 @@ def test_meta_features_equal_the_polars_reference():
     clock = np.sort(rng.choice(np.arange(-(10**17), 10**18, 60 * 10**9), 500, replace=False)).astype(np.int64)
     regime = pl.DataFrame(
         {
-            "timestamp": pl.Series(np.sort(rng.choice(clock, 200, replace=False)) - 7).cast(pl.Datetime("ns", "UTC")),
+            "timestamp": pl.Series(np.sort(rng.choice(clock, 200, replace=False)) - 7).cast(
+                pl.Datetime("ns", "UTC")
+            ),
             "vol_regime_20_250": pl.Series(np.where(rng.random(200) < 0.1, np.nan, rng.random(200))),
         }
     )

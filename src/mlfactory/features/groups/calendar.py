@@ -59,6 +59,7 @@ def _add_cyclical(g: GroupBuilder, name: str, value, period: float, what: str) -
             f"{name}_{fn_name}",
             lambda c, fn=fn: fn(2.0 * np.pi * value(c) / period),
             warmup=0,
+            window_only=True,
             kind="raw",
             desc=f"{'sine' if fn_name == 'sin' else 'cosine'} of {what}",
         )
@@ -66,7 +67,14 @@ def _add_cyclical(g: GroupBuilder, name: str, value, period: float, what: str) -
 
 def build(g: GroupBuilder) -> None:
     _add_cyclical(g, "dow", trading_weekday, 7.0, "the trading day's weekday")
-    g.add("day_of_week", trading_weekday, warmup=0, kind="raw", desc="weekday of the trading day, 0 = Monday")
+    g.add(
+        "day_of_week",
+        trading_weekday,
+        warmup=0,
+        window_only=True,
+        kind="raw",
+        desc="weekday of the trading day, 0 = Monday",
+    )
     _add_cyclical(g, "month", trading_month, 12.0, "the trading day's month")
     if not g.intraday:
         return
@@ -77,6 +85,7 @@ def build(g: GroupBuilder) -> None:
         "minutes_since_open",
         lambda c: (c.ts - c.session_open).astype(np.float64) / MINUTE_NS,
         warmup=0,
+        window_only=True,
         kind="raw",
         desc="minutes from the exchange session open to the bar close",
     )
@@ -84,6 +93,7 @@ def build(g: GroupBuilder) -> None:
         "minutes_to_close",
         lambda c: (c.session_close - c.ts).astype(np.float64) / MINUTE_NS,
         warmup=0,
+        window_only=True,
         kind="raw",
         desc="minutes from the bar close to the scheduled session close (calendar, known in advance)",
     )
@@ -94,6 +104,7 @@ def build(g: GroupBuilder) -> None:
             / np.maximum(c.session_close - c.session_open, MINUTE_NS)
         ),
         warmup=0,
+        window_only=True,
         kind="raw",
         desc="fraction of the scheduled session elapsed at the bar close",
     )
@@ -102,6 +113,7 @@ def build(g: GroupBuilder) -> None:
             f"session_{region}",
             lambda c, region=region: region_open(c, region),
             warmup=0,
+            window_only=True,
             kind="raw",
             desc=f"1 while the {region} cash market is open ({REGIONS[region][0]} local hours), else 0",
         )

@@ -26,6 +26,7 @@ def build(g: GroupBuilder) -> None:
             f"ret_log_{k}",
             lambda c, k=k: diff(c.log_close, k),
             warmup=k,
+            window_only=True,
             kind="raw",
             desc=f"log return over the last {k} bars",
         )
@@ -34,6 +35,7 @@ def build(g: GroupBuilder) -> None:
             f"ret_log_{label}",
             lambda c, n=n: diff(c.log_close, n),
             warmup=n,
+            window_only=True,
             kind="raw",
             desc=f"log return over the last {label} of bars",
         )
@@ -42,6 +44,7 @@ def build(g: GroupBuilder) -> None:
             f"roc_{n}",
             lambda c, n=n: ta("ROC", c.close, timeperiod=n),
             warmup=n,
+            window_only=True,
             desc=f"rate of change over {n} bars, %",
         )
     for n in RSI_PERIODS:
@@ -75,6 +78,7 @@ def build(g: GroupBuilder) -> None:
             f"willr_{n}",
             lambda c, n=n: ta("WILLR", c.high, c.low, c.close, timeperiod=n),
             warmup=ta_lookback("WILLR", timeperiod=n),
+            window_only=True,
             desc=f"Williams %R over {n} bars",
         )
     for n in (14, 20, 50):
@@ -124,11 +128,18 @@ def build(g: GroupBuilder) -> None:
     def bop(c: BarContext) -> np.ndarray:
         return c.memo("bop", lambda: safe_div(c.close - c.open, c.high - c.low))
 
-    g.add("bop", bop, warmup=0, desc="balance of power: (close - open) / (high - low), 0 on a flat bar")
+    g.add(
+        "bop",
+        bop,
+        warmup=0,
+        window_only=True,
+        desc="balance of power: (close - open) / (high - low), 0 on a flat bar",
+    )
     g.add(
         "bop_mean_14",
         lambda c: rolling_mean(bop(c), 14),
         warmup=13,
+        window_only=True,
         desc="mean balance of power over 14 bars",
     )
     for n in (50,):

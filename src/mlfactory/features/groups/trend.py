@@ -90,12 +90,25 @@ def build(g: GroupBuilder) -> None:
         def aroon(c: BarContext, n: int = n) -> tuple[np.ndarray, np.ndarray]:
             return c.memo(("aroon", n), lambda: ta("AROON", c.high, c.low, timeperiod=n))
 
-        g.add(f"aroon_down_{n}", lambda c, a=aroon: a(c)[0], warmup=lb, desc=f"Aroon down over {n} bars")
-        g.add(f"aroon_up_{n}", lambda c, a=aroon: a(c)[1], warmup=lb, desc=f"Aroon up over {n} bars")
+        g.add(
+            f"aroon_down_{n}",
+            lambda c, a=aroon: a(c)[0],
+            warmup=lb,
+            window_only=True,
+            desc=f"Aroon down over {n} bars",
+        )
+        g.add(
+            f"aroon_up_{n}",
+            lambda c, a=aroon: a(c)[1],
+            warmup=lb,
+            window_only=True,
+            desc=f"Aroon up over {n} bars",
+        )
         g.add(
             f"aroonosc_{n}",
             lambda c, n=n: ta("AROONOSC", c.high, c.low, timeperiod=n),
             warmup=ta_lookback("AROONOSC", timeperiod=n),
+            window_only=True,
             desc=f"Aroon oscillator (up - down) over {n} bars",
         )
     for n in (20, 55):
@@ -103,6 +116,7 @@ def build(g: GroupBuilder) -> None:
             f"channel_pos_{n}",
             lambda c, n=n: range_position(c.close, c.high, c.low, n),
             warmup=n - 1,
+            window_only=True,
             desc=f"close position in the {n}-bar high-low channel (0 = low, 1 = high)",
         )
     for label, n, _ in g.windows(times=("4h", "1d"), min_bars=3):
@@ -110,6 +124,7 @@ def build(g: GroupBuilder) -> None:
             f"channel_pos_{label}",
             lambda c, n=n: range_position(c.close, c.high, c.low, n),
             warmup=n - 1,
+            window_only=True,
             desc=f"close position in the high-low channel of the last {label}",
         )
     for label, n, span in g.windows(20, 50, times=("1h", "4h", "1d"), min_bars=5):
@@ -130,5 +145,6 @@ def build(g: GroupBuilder) -> None:
             f"efficiency_ratio_{n}",
             lambda c, n=n: safe_div(np.abs(diff(c.close, n)), rolling_sum(np.abs(diff(c.close, 1)), n)),
             warmup=n,
+            window_only=True,
             desc=f"Kaufman efficiency ratio over {n} bars: |net change| / sum of |bar changes| (0 if flat)",
         )

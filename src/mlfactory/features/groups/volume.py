@@ -69,12 +69,20 @@ def tod_relative_volume(c: BarContext, day_bars: int) -> np.ndarray:
 
 
 def build(g: GroupBuilder) -> None:
-    g.add("log_volume", lambda c: np.log1p(c.volume), warmup=0, kind="raw", desc="log(1 + volume)")
+    g.add(
+        "log_volume",
+        lambda c: np.log1p(c.volume),
+        warmup=0,
+        window_only=True,
+        kind="raw",
+        desc="log(1 + volume)",
+    )
     for label, n, span in g.windows(20, min_bars=2):
         g.add(
             f"rvol_{label}",
             lambda c, n=n: safe_div(c.volume, mean_volume(c, n), fill=1.0),
             warmup=n - 1,
+            window_only=True,
             desc=f"volume / mean volume over {span}",
         )
     if g.intraday:
@@ -125,6 +133,7 @@ def build(g: GroupBuilder) -> None:
         "cmf_20",
         lambda c: safe_div(rolling_sum(money_flow_volume(c), 20), rolling_sum(c.volume, 20)),
         warmup=19,
+        window_only=True,
         desc="Chaikin money flow over 20 bars",
     )
     if g.intraday:
@@ -139,6 +148,7 @@ def build(g: GroupBuilder) -> None:
             f"vwap_dist_{label}",
             lambda c, n=n: log_ratio(c.close, rolling_vwap(c, n)),
             warmup=n - 1,
+            window_only=True,
             desc=f"log(close / VWAP over the last {span})",
         )
 
@@ -150,6 +160,7 @@ def build(g: GroupBuilder) -> None:
             f"updown_vol_imb_{label}",
             lambda c, n=n: safe_div(rolling_sum(signed_volume(c), n), rolling_sum(c.volume, n)),
             warmup=n,
+            window_only=True,
             desc=f"(up-bar volume - down-bar volume) / volume over {span} (bar direction vs previous close)",
         )
     h, d = g.bars("1h"), g.bars("1d")
@@ -158,5 +169,6 @@ def build(g: GroupBuilder) -> None:
             "volume_ratio_1h_1d",
             lambda c, h=h, d=d: safe_div(mean_volume(c, h), mean_volume(c, d), fill=1.0),
             warmup=d - 1,
+            window_only=True,
             desc="mean volume over the last hour / over the last trading day",
         )

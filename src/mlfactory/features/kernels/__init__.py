@@ -43,6 +43,7 @@ from mlfactory.features.kernels.rolling import (
     rolling_sum,
     rolling_warmup,
     rolling_zscore,
+    segment_cumsum,
 )
 from mlfactory.features.kernels.spec import Kernel
 from mlfactory.features.kernels.volatility_estimators import (
@@ -119,6 +120,7 @@ __all__ = [
     "rolling_sum",
     "rolling_warmup",
     "rolling_zscore",
+    "segment_cumsum",
     "trend_regime",
     "trend_regime_warmup",
     "volatility_regime",

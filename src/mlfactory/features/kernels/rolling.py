@@ -171,17 +171,74 @@ def _rolling_percentile_rank(x, w):
     return out
 
 
+@njit(cache=True)
+def _window_sums(x, w):
+    """Trailing sums from double-double prefix sums (Knuth's two-sum): each window sum is the exact
+    one rounded once, in practice, so it does not depend on how many values came before it."""
+    n = x.shape[0]
+    hi = np.empty(n + 1)
+    lo = np.empty(n + 1)
+    bad = np.empty(n + 1, dtype=np.int64)
+    hi[0] = 0.0
+    lo[0] = 0.0
+    bad[0] = 0
+    h = 0.0
+    low = 0.0
+    nbad = 0
+    for i in range(n):
+        v = x[i]
+        if np.isfinite(v):
+            s = h + v
+            bv = s - h
+            err = (h - (s - bv)) + (v - bv)
+            low += err
+            h = s + low  # renormalise so that |low| stays below half an ulp of h
+            low = low - (h - s)
+        else:
+            nbad += 1
+        hi[i + 1] = h
+        lo[i + 1] = low
+        bad[i + 1] = nbad
+    out = np.full(n, np.nan)
+    for i in range(w - 1, n):
+        if bad[i + 1] != bad[i + 1 - w]:
+            continue
+        a = hi[i + 1]
+        b = -hi[i + 1 - w]
+        s = a + b
+        bv = s - a
+        err = (a - (s - bv)) + (b - bv)
+        out[i] = s + (err + (lo[i + 1] - lo[i + 1 - w]))
+    return out
+
+
+@njit(cache=True)
+def segment_cumsum(x, start):
+    """Cumulative sum of ``x`` restarting at each row where ``start`` is True (row 0 always starts)."""
+    out = np.empty(x.shape[0])
+    total = 0.0
+    for i in range(x.shape[0]):
+        total = x[i] if (i == 0 or start[i]) else total + x[i]
+        out[i] = total
+    return out
+
+
 def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
-    """Sum of the last ``window`` values."""
+    """Sum of the last ``window`` values (NaN where the window holds a non-finite value).
+
+    Computed from double-double prefix sums (~106 bits): each window's sum is its exact sum rounded
+    once (``math.fsum``) while the series' magnitudes span less than ~2**100 — any price, volume or
+    return series — so the same window gives the same bits however long the series before it, and
+    a live tail reproduces the batch values (a running add/subtract sum carries the rounding of
+    every value it has seen).
+    """
     w = check_window(window, minimum=1)
-    mean, _ = rolling_mean_m2(as_series(x, "x"), w)
-    return mean * w
+    return _window_sums(as_series(x, "x"), w)
 
 
 def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
-    """Mean of the last ``window`` values."""
-    w = check_window(window, minimum=1)
-    return rolling_mean_m2(as_series(x, "x"), w)[0]
+    """Mean of the last ``window`` values (``rolling_sum / window``)."""
+    return rolling_sum(x, window) / window
 
 
 def rolling_std(x: np.ndarray, window: int) -> np.ndarray:

@@ -303,7 +303,11 @@ def predict_softmax(
 ) -> np.ndarray:
     """``(n, 3)`` softmax probabilities, in the view's order."""
     autocast, _ = _autocast(device, amp)
-    module.to(device).eval()
+    first = next(module.parameters(), None)
+    if first is None or first.device != device:  # moving a module walks every tensor: only when needed
+        module.to(device)
+    if module.training:
+        module.eval()
     out = np.empty((len(data), 3), dtype=np.float64)
     for idx in index_batches(len(data), batch_size):
         with torch.inference_mode(), autocast():
