@@ -283,6 +283,7 @@ class LivePredictor:
                 self._merge_pending(tf)
 
     def _merge_pending(self, tf: str) -> None:
+        """Append the queued frames' new rows to the timeframe's recent rows, in order."""
         recent = self._recent.get(tf)
         for frame in self._pending.pop(tf, []):
             if recent is not None and recent.height:
