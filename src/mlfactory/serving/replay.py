@@ -37,4 +37,7 @@ def stream_bundle(
         "mode": "stream",
         "conventions": new.conventions,
         "tails": {tf: r["length"] for tf, r in live.tails_report.items()},
+        # features held to float32 rounding instead of bit identity (a running sum that never
+        # forgets its first bar; serving.tails), with their largest difference on the history
+        "tails_rounding": {tf: r["rounding"] for tf, r in live.tails_report.items() if r.get("rounding")},
     }
