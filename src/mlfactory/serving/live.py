@@ -67,7 +67,6 @@ class LivePredictor:
         self.dropped: dict[str, int] = {}  # bars a validation policy dropped, by problem
         self._feature_cache: dict[str, tuple[Any, pl.DataFrame]] = {}
         self._base_cache: dict[str, tuple[tuple[Any, ...], np.ndarray]] = {}
-        self._base_tfs = {name: base_timeframes(bundle.bases[name].config) for name in bundle.bases}
         self._base_bars = base_bars_needed(bundle, self.needs)
         self._session: tuple[int, int, pl.DataFrame] | None = None  # (open ns, close ns, columns)
         self.keep_recent = KEEP_RECENT
@@ -236,16 +235,16 @@ class LivePredictor:
     ) -> pl.DataFrame:
         """A base's prediction at one decision, reused while the bars it reads are the same.
 
-        A base reads, as of the decision, the last closed bars of its timeframe (and of coarser ones:
-        MTF columns, streams); while those are the bars read at the previous decision (a 15m base at a
-        5m decision that closes no 15m bar), its input row — and so its output — is unchanged.
+        A tabular or window base reads its timeframe's rows up to the last one closed by the decision,
+        and coarser timeframes only through those rows (MTF columns as of each row's stamp): a 20m bar
+        that closes at a 5m decision is invisible to a 15m base until its next 15m row. A multi-stream
+        base reads each stream's last bars as of the decision. While those bars are the ones read at
+        the previous decision, the input — and so the output — is unchanged, and neither its features
+        nor its MTF indicators are recomputed.
         """
         if len(clock) != 1:
             return predict_base(name, base, data, clock)
-        finest = min(tf_minutes(tf) for tf in self._base_tfs[name])
-        key = tuple(
-            stamp for tf, stamp in self._stamps_as_of(int(clock[0])).items() if tf_minutes(tf) >= finest
-        )
+        key = self._input_key(base, int(clock[0]))
         hit = self._base_cache.get(name)
         if hit is None or hit[0] != key:
             frame = predict_base(name, base, data, clock)
@@ -253,16 +252,24 @@ class LivePredictor:
             self._base_cache[name] = hit
         return probability_frame(clock[: len(hit[1])], hit[1])
 
-    def _stamps_as_of(self, t: int) -> dict[str, Any]:
-        """Per timeframe, the stamp of its last bar closed at or before ``t`` (None before the first).
+    def _input_key(self, base: LoadedBase, t: int) -> tuple[Any, ...]:
+        """The stamps of the bars a base reads at a decision at ``t`` (``_base_prediction``)."""
+        mc = base.config
+        if mc.model_cls.input_kind == InputKind.MULTISTREAM:
+            return tuple(self._stamp_as_of(tf, t) for tf in base_timeframes(mc))
+        row = self._stamp_as_of(mc.timeframe, t)
+        if row is None:
+            return (None,)
+        coarser = [h for h in self.ladder.tails if tf_minutes(h) > tf_minutes(mc.timeframe)]
+        return (row, *(self._stamp_as_of(h, row) for h in coarser))
+
+    def _stamp_as_of(self, tf: str, t: int) -> Any:
+        """The stamp of ``tf``'s last bar closed at or before ``t`` (None before the first).
 
         Not simply the last closed bar: minutes missing before a gap close a decision bar and a later
         coarser bar in the same minute, and the decision reads the coarser bar before that one.
         """
-        return {
-            tf: next((row[0] for row in reversed(tail.closed) if row[0] <= t), None)
-            for tf, tail in self.ladder.tails.items()
-        }
+        return next((row[0] for row in reversed(self.ladder.tails[tf].closed) if row[0] <= t), None)
 
     def feature_frames(self) -> dict[str, pl.DataFrame]:
         """The last ``keep_recent`` feature rows of each timeframe (drift reads their recent rows)."""
