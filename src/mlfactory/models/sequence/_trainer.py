@@ -68,7 +68,8 @@ def torch_runtime(n_jobs: int, seed: int | None = None, device: torch.device | N
     """
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(resolve_threads(n_jobs))
+    if resolve_threads(n_jobs) != threads:  # resizing the pool is not free: a live predict calls this per bar
+        torch.set_num_threads(resolve_threads(n_jobs))
     cuda = device is not None and device.type == "cuda"
     try:
         if seed is None:
@@ -80,7 +81,8 @@ def torch_runtime(n_jobs: int, seed: int | None = None, device: torch.device | N
                 torch.use_deterministic_algorithms(True)
             yield
     finally:
-        torch.set_num_threads(threads)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
 
 
