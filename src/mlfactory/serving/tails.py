@@ -14,7 +14,7 @@ its window plus the rows a decision reads — 256 bars for a 128-bar transform o
 the 1,024 the session floor would give.
 
 Some batch kernels never forget their start exactly: a running sum (TA-Lib's SMA inside STOCHRSI's
-%D, polars' rolling sums) carries the rounding of every value it has added since the first bar, so
+%D, polars' rolling standard deviation and moments) carries the rounding of every value it has added since the first bar, so
 the batch value itself moves by ~1e-12 with the file's first row. Such a feature is held to the
 float32 rounding of its values instead of bit identity once its tail reaches ``EXACT_TAIL`` bars
 (``ROUNDING_RTOL``, ``ROUNDING_ATOL``; the report lists it under ``rounding`` with its largest
@@ -228,8 +228,8 @@ def _feature_lengths(
 ) -> dict[str, tuple[int, bool]]:
     """Per feature, the shortest doubled tail whose second half (a window-only feature: all rows past
     its warm-up) equals the whole history, and whether that was checked (False: the history is shorter
-    than the tail). From ``exact_tail`` bars on, equal
-    within float32 rounding is enough; such features are added to ``rounding`` with their largest gap."""
+    than the tail). From ``exact_tail`` bars on, equal within float32 rounding is enough; such
+    features are added to ``rounding`` with their largest gap."""
     if not names:
         return {}
     defs = {d.spec.name: d for d in feature_defs(tf, inst, names)}
