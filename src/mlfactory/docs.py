@@ -48,12 +48,17 @@ def models_markdown() -> str:
     return "\n".join(lines)
 
 
+def replace_between(text: str, start: str, end: str, body: str, what: str) -> str:
+    """``text`` with what lies between the markers ``start`` and ``end`` replaced by ``body``."""
+    if start not in text or end not in text:
+        raise SystemExit(f"{what}; add the markers:\n{start}\n{end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def render_section(text: str) -> str:
-    if START not in text or END not in text:
-        raise SystemExit(f"README has no generated models section; add the markers:\n{START}\n{END}")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{models_markdown()}\n{END}{tail}"
+    return replace_between(text, START, END, models_markdown(), "README has no generated models section")
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -227,13 +232,10 @@ def prediction_columns_markdown() -> str:
 
 
 def render_prediction_columns(text: str) -> str:
-    if PREDICTIONS_START not in text or PREDICTIONS_END not in text:
-        raise SystemExit(
-            f"docs/python-api.md has no generated prediction columns; add the markers:\n{PREDICTIONS_START}\n{PREDICTIONS_END}"
-        )
-    head, rest = text.split(PREDICTIONS_START, 1)
-    _, tail = rest.split(PREDICTIONS_END, 1)
-    return f"{head}{PREDICTIONS_START}\n{prediction_columns_markdown()}\n{PREDICTIONS_END}{tail}"
+    return replace_between(
+        text, PREDICTIONS_START, PREDICTIONS_END, prediction_columns_markdown(),
+        "docs/python-api.md has no generated prediction columns",
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- targets

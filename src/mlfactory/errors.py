@@ -22,8 +22,13 @@ class ArtifactError(MlfactoryError):
     """A run directory or saved artifact is missing, incomplete or tampered with."""
 
 
-def validation_summary(exc: Exception) -> str:
-    """``field.path: message`` of the first error of a pydantic ``ValidationError``."""
-    first = exc.errors()[0]  # type: ignore[attr-defined]
-    field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    return f"{field}: {first['msg']}"
+def validation_summary(exc: Exception, limit: int = 1) -> str:
+    """``field.path: message`` of the first ``limit`` errors of a pydantic ``ValidationError``
+    (``; ``-joined, with how many more there are)."""
+    errors = exc.errors()  # type: ignore[attr-defined]
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {str(e['msg']).removeprefix('Value error, ')}"
+        for e in errors[:limit]
+    ]
+    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
+    return "; ".join(parts) + more

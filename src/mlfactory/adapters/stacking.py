@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from mlfactory.adapters.views import TabularView
-from mlfactory.data.align import asof_rows
+from mlfactory.data.align import asof_rows, exact_rows
 from mlfactory.errors import ConfigError, DataError
 from mlfactory.models.base import PROBA_COLUMNS
 
@@ -76,9 +76,8 @@ def stack_predictions(
     report["rows_dropped"] = int(len(clock_ts) - len(keep))
     ts = clock_ts[keep]
     if meta_features is not None:
-        meta_ts = meta_features["timestamp"].dt.epoch("ns").to_numpy()
-        at = np.minimum(np.searchsorted(meta_ts, ts), max(meta_ts.size - 1, 0))
-        if meta_ts.size == 0 or (meta_ts[at] != ts).any():
+        at = exact_rows(meta_features["timestamp"].dt.epoch("ns").to_numpy(), ts)
+        if (at < 0).any():
             raise DataError("meta-features: some decision timestamps have no meta-feature value")
         meta = meta_features.drop("timestamp")
         parts.append(meta.to_numpy().astype(np.float64)[at])
@@ -102,8 +101,8 @@ def _block_on_clock(clock_ts: np.ndarray, pred: pl.DataFrame, base: str) -> tupl
     values = pred.select(PROBA_COLUMNS).to_numpy().astype(np.float64)
     if np.isnan(values).any():
         raise DataError(f"stack: base {base!r} has NaN probabilities; a model must predict finite values")
-    at = np.minimum(np.searchsorted(ts, clock_ts), max(ts.size - 1, 0))
-    found = (ts[at] == clock_ts) if ts.size else np.zeros(clock_ts.size, bool)
+    at = exact_rows(ts, clock_ts)
+    found = at >= 0
     block = np.full((clock_ts.size, len(PROBA_COLUMNS)), np.nan)
     block[found] = values[at[found]]
     return block, found

@@ -47,6 +47,7 @@ def backtest(
 ) -> None:
     """Walk-forward re-fit backtest of a model or an ensemble recipe over most of the run's days."""
     from mlfactory.errors import ConfigError
+    from mlfactory.training.recipes import load_recipe
     from mlfactory.training.walk_forward import WalkForwardSpec, run_walk_forward
 
     if not walk_forward:
@@ -54,7 +55,7 @@ def backtest(
             "backtest: pass --walk-forward (re-fit per step); single-fit test metrics come from `train`"
         )
     spec = WalkForwardSpec(horizon, train_days, test_days, refit_every, expanding)
-    ensemble = _recipe_spec(recipe, horizon) if recipe else None
+    ensemble = load_recipe(recipe).spec(horizon) if recipe else None
     names = list(ensemble.bases) if ensemble else [model] if model else []
     params = [*(param or []), *device_params(device, names, prefixed=ensemble is not None)]
     if ensemble is not None:
@@ -100,15 +101,3 @@ def backtest(
         f"(contract currency, {'no costs' if head['costs'] == 'none' else 'net of costs'})"
     )
     console.print(f"backtest written to {result.directory}")
-
-
-def _recipe_spec(recipe: str, horizon: int):
-    from mlfactory.training.ensemble_fit import EnsembleSpec
-    from mlfactory.training.recipes import load_recipe
-
-    rec = load_recipe(recipe)
-    return EnsembleSpec(
-        bases=tuple(rec.bases), meta_learner=rec.meta_learner, horizon=horizon, params=tuple(rec.param_overrides()),
-        n_splits=rec.n_splits, coverage=rec.coverage, fallback=rec.fallback, meta_features=rec.meta_features,
-        guard=rec.guard, name=rec.name,
-    )  # fmt: skip

@@ -21,7 +21,7 @@ import typer.exceptions
 from rich.console import Console
 from rich.markup import escape
 
-from mlfactory.errors import ConfigError, MlfactoryError
+from mlfactory.errors import ConfigError, MlfactoryError, validation_summary
 
 console = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,13 +32,7 @@ _GUARDED = "__mlfactory_guarded__"
 
 
 def _validation_message(exc: Exception) -> str:
-    errors = exc.errors()  # type: ignore[attr-defined]
-    parts = [
-        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {str(e['msg']).removeprefix('Value error, ')}"
-        for e in errors[:6]
-    ]
-    more = f" (and {len(errors) - 6} more)" if len(errors) > 6 else ""
-    return f"invalid {getattr(exc, 'title', 'value')}: {'; '.join(parts)}{more}"
+    return f"invalid {getattr(exc, 'title', 'value')}: {validation_summary(exc, limit=6)}"
 
 
 def _artifact_path(exc: BaseException) -> Path | None:

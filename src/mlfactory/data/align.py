@@ -48,3 +48,14 @@ def asof_rows(right_ts: np.ndarray, left_ts: np.ndarray) -> np.ndarray:
     if (np.diff(right_ts) <= 0).any() or (np.diff(left_ts) < 0).any():
         raise DataError("asof_rows: right timestamps must be strictly increasing and left ones sorted")
     return np.searchsorted(right_ts, left_ts, side="right") - 1
+
+
+def exact_rows(right_ts: np.ndarray, left_ts: np.ndarray) -> np.ndarray:
+    """Per left timestamp, the index of the right row stamped exactly at it (int64 ns, right strictly
+    increasing), -1 where there is none: a left join on the timestamp as a gather."""
+    if (np.diff(right_ts) <= 0).any():
+        raise DataError("exact_rows: right timestamps must be strictly increasing")
+    if right_ts.size == 0:
+        return np.full(len(left_ts), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(right_ts, left_ts), right_ts.size - 1)
+    return np.where(right_ts[at] == left_ts, at, -1).astype(np.int64)

@@ -15,6 +15,10 @@ from talib import abstract
 
 from mlfactory.features import kernels
 
+# the start-free rolling sums (double-double prefix sums), re-exported with the other array ops
+from mlfactory.features.kernels import rolling_mean as rolling_mean
+from mlfactory.features.kernels import rolling_sum as rolling_sum
+
 
 def lag(x: np.ndarray, k: int) -> np.ndarray:
     """``x`` shifted ``k`` bars into the future (value at i is x[i-k]); NaN for the first k."""
@@ -57,16 +61,6 @@ def log_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``log(a / b)`` for positive arrays (NaN propagates)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.log(a) - np.log(b)
-
-
-def rolling_mean(x: np.ndarray, n: int) -> np.ndarray:
-    """Mean of the last ``n`` values; start-independent (``kernels.rolling_sum``)."""
-    return kernels.rolling_mean(np.asarray(x, dtype=np.float64), n)
-
-
-def rolling_sum(x: np.ndarray, n: int) -> np.ndarray:
-    """Sum of the last ``n`` values; the same bits whatever came before the window."""
-    return kernels.rolling_sum(np.asarray(x, dtype=np.float64), n)
 
 
 def rolling_std(x: np.ndarray, n: int) -> np.ndarray:

@@ -25,6 +25,7 @@ CLASSES: tuple[int, int, int] = (-1, 0, 1)
 PARAMS_FILE = "params.json"
 META_FILE = "meta.json"
 PROBA_COLUMNS: tuple[str, str, str] = ("p_short", "p_neutral", "p_long")
+CLASS_NAMES: tuple[str, str, str] = ("short", "neutral", "long")  # CLASSES by name, PROBA_COLUMNS order
 
 
 class Family(StrEnum):

@@ -175,8 +175,3 @@ def _check_instruments(bundle: Bundle, instruments: Path) -> None:
             f"{bundle.spec.ensemble_id} computes its features with its own {own.symbol} definition; drop "
             f"{own.symbol} from the file (and its session), or retrain on the new definition"
         )
-
-
-def conventions_record(bundle: Bundle) -> dict[str, Any]:
-    """The bundle's training conventions as plain JSON."""
-    return bundle.spec.conventions.model_dump(mode="json")

@@ -26,15 +26,14 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mlfactory.errors import ArtifactError, ConfigError
-from mlfactory.models.base import PROBA_COLUMNS
+from mlfactory.errors import ArtifactError, ConfigError, validation_summary
+from mlfactory.models.base import CLASS_NAMES, PROBA_COLUMNS
 from mlfactory.serving.bundle import Bundle
 
 if TYPE_CHECKING:
     from mlfactory.serving.conventions import InputOptions
 
 EPS = 1e-4  # floor of a bin share in PSI (empty bins)
-CLASS_NAMES = ("short", "neutral", "long")  # the argmax classes, in PROBA_COLUMNS order
 
 
 class DriftConfig(BaseModel):
@@ -86,9 +85,8 @@ def load_drift_config(path: Path | None = None, overrides: dict[str, Any] | None
     try:
         return DriftConfig.model_validate(raw | given)
     except ValidationError as exc:
-        msgs = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg'].removeprefix('Value error, ')}"
-                for e in exc.errors()]  # fmt: skip
-        raise ConfigError(f"{source}: invalid monitoring config: {'; '.join(msgs)}") from exc
+        summary = validation_summary(exc, limit=len(exc.errors()))
+        raise ConfigError(f"{source}: invalid monitoring config: {summary}") from exc
 
 
 def psi(reference: np.ndarray, recent: np.ndarray, bins: int) -> float:

@@ -18,9 +18,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mlfactory.errors import ArtifactError
+from mlfactory.errors import ArtifactError, validation_summary
 from mlfactory.jsonio import read_json, write_json
-from mlfactory.serving.drift import CLASS_NAMES, DriftConfig
+from mlfactory.models.base import CLASS_NAMES
+from mlfactory.serving.drift import DriftConfig
 
 MONITORING_DIR = "monitoring"
 DRIFT_FORMAT = 1
@@ -118,8 +119,7 @@ def _validate(record: Any, source: str) -> DriftResult:
     try:
         return DriftResult.model_validate(record)
     except ValidationError as exc:
-        msgs = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]]
         raise ArtifactError(
-            f"{source}: not a drift result of this mlfactory ({'; '.join(msgs)}); "
+            f"{source}: not a drift result of this mlfactory ({validation_summary(exc, limit=5)}); "
             "rerun `mlfactory monitor --bundle DIR --data FILE` to rewrite it"
         ) from exc

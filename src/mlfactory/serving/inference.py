@@ -29,7 +29,6 @@ from mlfactory.evaluation import positions_from_probabilities
 from mlfactory.features.mtf import DEFAULT_MTF_FEATURES
 from mlfactory.features.registry import feature_specs
 from mlfactory.features.store import build_feature_frame
-from mlfactory.models.base import PROBA_COLUMNS
 from mlfactory.serving.bundle import Bundle, LoadedBase, load_bundle
 from mlfactory.serving.conventions import InputOptions, read_new_bars
 from mlfactory.serving.fallback import IMPUTED, fallback_bases, fallback_label, fallback_predictions
@@ -230,14 +229,12 @@ def _none() -> pl.DataFrame:
 
 def _rows(ts: np.ndarray, proba: np.ndarray, used: list[str], combiner: list[str]) -> pl.DataFrame:
     """Output rows: probabilities, the argmax position, the bases used and what combined them."""
-    return pl.DataFrame(
-        {
-            "timestamp": pl.Series(ts).cast(pl.Datetime("ns", "UTC")),
-            **{c: proba[:, j] for j, c in enumerate(PROBA_COLUMNS)},
-            "position": positions_from_probabilities(proba, "argmax"),
-            "bases_used": pl.Series(used, dtype=pl.String),
-            "combiner": pl.Series(combiner, dtype=pl.String),
-        }
+    return probability_frame(ts, proba).hstack(
+        [
+            pl.Series("position", positions_from_probabilities(proba, "argmax")),
+            pl.Series("bases_used", used, dtype=pl.String),
+            pl.Series("combiner", combiner, dtype=pl.String),
+        ]
     )
 
 

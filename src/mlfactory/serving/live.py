@@ -223,7 +223,7 @@ class LivePredictor:
     def predict_latest(self, k: int = 1) -> pl.DataFrame:
         """Predictions at the last ``k`` closed decision bars, from the tails."""
         data = TailData(
-            self.ladder.frames(), self.bundle, self.needs.own, self._feature_cache, self._versions(),
+            self.ladder.frames(), self.bundle, self.needs.own, self._feature_cache, self._last_closed(),
             self.tails_report, self.needs.rows, self.needs.mtf_for,
         )  # fmt: skip
         result, _ = predict_data(self.bundle, data, latest=k, allow_empty=True, predict=self._base_prediction)
@@ -308,16 +308,6 @@ class LivePredictor:
     def _last_closed(self) -> dict[str, Any]:
         """Per timeframe, the stamp of its last closed bar (None before the first)."""
         return {tf: (t.closed[-1][0] if t.closed else None) for tf, t in self.ladder.tails.items()}
-
-    def _versions(self) -> dict[str, Any]:
-        """Per feature timeframe, the last closed stamps of it and of every coarser timeframe."""
-        last = self._last_closed()
-        versions: dict[Any, Any] = {
-            tf: tuple(last[h] for h in last if tf_minutes(h) >= tf_minutes(tf)) for tf in self.needs.own
-        }
-        versions.update({("mtf", h): last[h] for h in last})
-        versions.update({("own", tf): last[tf] for tf in self.needs.own})
-        return versions
 
     # ---- state ----
     def save_state(self, directory: Path) -> Path:

@@ -32,7 +32,9 @@ class Metrics:
             counts[-1] += 1
             self.sums[path] += seconds
 
-    def render(self, gauges: dict[str, float], drift: dict[str, dict[str, float]]) -> str:
+    def render(self, gauges: dict[str, float], drift: dict[tuple[str, str | None], dict[str, float]]) -> str:
+        """Prometheus text; ``drift`` maps (target, timeframe or None) to its psi and ks (a feature's name
+        repeats across timeframes, so the timeframe is a label of its own)."""
         lines = [
             "# HELP mlfactory_requests_total HTTP requests by path and status.",
             "# TYPE mlfactory_requests_total counter",
@@ -58,9 +60,10 @@ class Metrics:
         if drift:
             lines += ["# HELP mlfactory_drift Drift of a used feature or of the predicted classes (psi, ks).",
                       "# TYPE mlfactory_drift gauge"]  # fmt: skip
-            for target, scores in sorted(drift.items()):
+            for (target, tf), scores in sorted(drift.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+                where = f'target="{target}"' + (f',timeframe="{tf}"' if tf else "")
                 for stat, value in sorted(scores.items()):
-                    lines.append(f'mlfactory_drift{{target="{target}",stat="{stat}"}} {value:.6g}')
+                    lines.append(f'mlfactory_drift{{{where},stat="{stat}"}} {value:.6g}')
         return "\n".join(lines) + "\n"
 
 

@@ -192,7 +192,7 @@ def create_app(live: LivePredictor, drift: Any = None, *, warmup: dict[str, Any]
         scores = {}
         if drift is not None and kept:
             rows = drift.scores(live.feature_frames(), pl.DataFrame(list(kept)))
-            scores = {r["target"]: {"psi": r["psi"], "ks": r["ks"]} for r in rows}
+            scores = {(r["target"], r["timeframe"]): {"psi": r["psi"], "ks": r["ks"]} for r in rows}
         return metrics.render(gauges, scores)
 
     return app

@@ -10,7 +10,7 @@ coarser timeframe) closes.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,9 @@ class TailData(InferenceData):
     With ``tails`` (``verify_tails``' report) and ``rows`` (``TailNeeds.rows``), each feature is
     computed on its own verified tail and the frames hold the last ``rows[tf]`` bars of each
     timeframe — what a decision reads; without them, every feature on the whole tail. With
-    ``mtf_for``, only those timeframes get MTF indicator columns (the ones a base reads).
+    ``mtf_for``, only those timeframes get MTF indicator columns (the ones a base reads). Frames in
+    ``cache`` are reused while ``last_closed`` (per timeframe, its last closed bar's stamp) holds the
+    stamps they were computed at, for the timeframes they read.
     """
 
     def __init__(
@@ -42,7 +44,7 @@ class TailData(InferenceData):
         bundle: Bundle,
         own_features: dict[str, list[str]],
         cache: dict[str, tuple[Any, pl.DataFrame]],
-        versions: dict[str, Any],
+        last_closed: dict[str, Any],
         tails: dict[str, Any] | None = None,
         rows: dict[str, int] | None = None,
         mtf_for: Collection[str] | None = None,
@@ -53,7 +55,7 @@ class TailData(InferenceData):
         self.own_features = own_features
         self.ladder = ladder
         self._features = {}
-        self._cache, self._versions = cache, versions
+        self._cache, self._last = cache, last_closed
         self._tails = tails or {}
         self._rows = rows or {}
         self._mtf_for = mtf_for  # None: MTF columns on every timeframe, as in batch
@@ -71,58 +73,53 @@ class TailData(InferenceData):
         of the timeframe closes, each coarser timeframe's indicator frame until a bar of that
         timeframe closes, and only their as-of join is redone (the parity tests hold it to the batch).
         """
-        version = self._versions.get(tf)
-        hit = self._cache.get(tf)
-        if hit is not None and hit[0] == version:
-            return hit[1]
         if tf not in self.fitted:
             return super().features(tf)  # raises the batch path's error
-        fitted = self.fitted[tf]
-        frame = self._own(tf, fitted)
-        base_ts = frame["timestamp"].dt.epoch("ns").to_numpy()
-        parts = [frame]
-        mtf = self._mtf_for is None or tf in self._mtf_for  # no base reads them: not computed
-        for h in coarser_than(tf, self.config.ladder.resolved_mtf_timeframes) if mtf else ():
-            if h not in fitted.get("mtf_skipped", {}):
-                parts.append(self._joined(tf, h, base_ts))
-        frame = pl.concat(parts, how="horizontal")
-        self._cache[tf] = (version, frame)
-        return frame
+        joined = self._joined_timeframes(tf)
+        version = tuple(self._last.get(t) for t in (tf, *joined))
+        return self._reused(tf, version, lambda: self._frame(tf, joined))
 
-    def _own(self, tf: str, fitted: Any) -> pl.DataFrame:
-        """The timeframe's own features, reused until a bar of it closes (not a coarser one)."""
-        version = self._versions.get(("own", tf))
-        key = f"own:{tf}"
-        hit = self._cache.get(key)
-        if hit is not None and version is not None and hit[0] == version:
-            return hit[1]
-        frame = self._compute(tf, self.own_features.get(tf, []), fitted, "own")
-        self._cache[key] = (version, frame)
-        return frame
+    def _joined_timeframes(self, tf: str) -> list[str]:
+        """The coarser timeframes whose indicator columns ``tf``'s frame holds."""
+        if self._mtf_for is not None and tf not in self._mtf_for:  # no base reads them: not computed
+            return []
+        skipped = self.fitted[tf].get("mtf_skipped", {})
+        return [h for h in coarser_than(tf, self.config.ladder.resolved_mtf_timeframes) if h not in skipped]
 
-    def _joined(self, tf: str, h: str, base_ts: np.ndarray) -> pl.DataFrame:
-        """``h``'s indicator columns as of each ``tf`` row, reused until a bar of either closes."""
-        version = (self._versions.get(("own", tf)), self._versions.get(("mtf", h)))
-        key = f"join:{tf}:{h}"
-        hit = self._cache.get(key)
-        if hit is not None and None not in version and hit[0] == version:
-            return hit[1]
-        joined = _join_closed(base_ts, self._higher(h), mtf_column("warm", h))
-        self._cache[key] = (version, joined)
-        return joined
+    def _frame(self, tf: str, joined: list[str]) -> pl.DataFrame:
+        names = self.own_features.get(tf, [])
+        own = self._reused(
+            f"own:{tf}", self._last.get(tf), lambda: self._compute(tf, names, self.fitted[tf], "own")
+        )
+        base_ts = own["timestamp"].dt.epoch("ns").to_numpy()
+        parts = [own]
+        for h in joined:
+            parts.append(
+                self._reused(
+                    f"join:{tf}:{h}",
+                    (self._last.get(tf), self._last.get(h)),
+                    lambda h=h: _join_closed(base_ts, self._higher(h), mtf_column("warm", h)),
+                )
+            )
+        return pl.concat(parts, how="horizontal")
 
     def _higher(self, h: str) -> pl.DataFrame:
         """MTF indicator features of the closed ``h`` bars (``mtf_indicator_features`` before its join)."""
-        version = self._versions.get(("mtf", h))
-        key = f"mtf:{h}"
+
+        def compute() -> pl.DataFrame:
+            names = list(dict.fromkeys(self.config.features.mtf_features or DEFAULT_MTF_FEATURES))
+            higher = self._compute(h, names, None, "mtf")
+            return higher.rename({n: mtf_column(n, h) for n in names}).rename({"warm": mtf_column("warm", h)})
+
+        return self._reused(f"mtf:{h}", self._last.get(h), compute)
+
+    def _reused(self, key: str, version: Any, compute: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        """The cached frame under ``key`` while its version (the stamps of the bars it reads) holds."""
         hit = self._cache.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        names = list(dict.fromkeys(self.config.features.mtf_features or DEFAULT_MTF_FEATURES))
-        higher = self._compute(h, names, None, "mtf")
-        higher = higher.rename({n: mtf_column(n, h) for n in names}).rename({"warm": mtf_column("warm", h)})
-        self._cache[key] = (version, higher)
-        return higher
+        if hit is None or hit[0] != version:
+            hit = (version, compute())
+            self._cache[key] = hit
+        return hit[1]
 
     def _compute(self, tf: str, names: list[str], fitted: Any, kind: str) -> pl.DataFrame:
         """``compute_features`` on the tail: each feature on its own verified tail when known."""

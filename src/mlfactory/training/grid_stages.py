@@ -95,17 +95,6 @@ def run_recipes(
     return out
 
 
-def recipe_spec(rec: Any, horizon: int) -> Any:
-    """The ``EnsembleSpec`` of a loaded recipe on one horizon."""
-    from mlfactory.training.ensemble import EnsembleSpec
-
-    return EnsembleSpec(
-        bases=tuple(rec.bases), meta_learner=rec.meta_learner, horizon=horizon,
-        params=tuple(rec.param_overrides()), n_splits=rec.n_splits, coverage=rec.coverage,
-        fallback=rec.fallback, meta_features=rec.meta_features, guard=rec.guard, name=rec.name,
-    )  # fmt: skip
-
-
 def run_recipe(
     data: RunData,
     rec: Any,
@@ -122,7 +111,7 @@ def run_recipe(
 
     from mlfactory.training.ensemble import train_ensemble
 
-    spec = recipe_spec(rec, h)
+    spec = rec.spec(h)
     key = job_key({"kind": "ensemble", "spec": asdict(spec), "inputs": inputs, "seed": seed})
     directory = data.run.ensemble_dir(spec.ensemble_id)
     if not force and jobs.store.is_complete(key) and (directory / "metrics.json").is_file():

@@ -46,6 +46,16 @@ class Recipe(BaseModel):
             ]
         return out
 
+    def spec(self, horizon: int) -> Any:
+        """The recipe's ``EnsembleSpec`` on one horizon."""
+        from mlfactory.training.ensemble_fit import EnsembleSpec
+
+        return EnsembleSpec(
+            bases=tuple(self.bases), meta_learner=self.meta_learner, horizon=horizon,
+            params=tuple(self.param_overrides()), n_splits=self.n_splits, coverage=self.coverage,
+            fallback=self.fallback, meta_features=self.meta_features, guard=self.guard, name=self.name,
+        )  # fmt: skip
+
 
 def recipe_path(name_or_path: str) -> Path:
     p = Path(name_or_path)

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlfactory.data.align import asof_align
+from mlfactory.data.align import asof_align, exact_rows
 from mlfactory.data.instruments import get_instrument
 from mlfactory.data.resample import resample
 from mlfactory.data.sessions import attach_sessions
@@ -66,3 +66,12 @@ def test_accepts_a_frame_and_keeps_left_timestamps() -> None:
     out = asof_align(left, right)
     assert out["timestamp"].equals(left["timestamp"])
     assert out["x"].to_list() == [None, 7]
+
+
+def test_exact_rows_is_a_left_join_on_the_stamp():
+    right = np.array([10, 20, 30], dtype=np.int64)
+    left = np.array([5, 10, 25, 30, 40], dtype=np.int64)
+    np.testing.assert_array_equal(exact_rows(right, left), [-1, 0, -1, 2, -1])
+    np.testing.assert_array_equal(exact_rows(right[:0], left), [-1] * 5)
+    with pytest.raises(DataError, match="strictly increasing"):
+        exact_rows(np.array([10, 10]), left)

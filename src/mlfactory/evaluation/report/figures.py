@@ -15,8 +15,8 @@ from plotly.subplots import make_subplots
 
 from mlfactory.errors import DataError
 from mlfactory.evaluation.report.artifacts import EvaluatedModel
+from mlfactory.models.base import CLASS_NAMES
 
-CLASS_NAMES = ("short", "neutral", "long")
 PROBA_COLUMNS = ("p_short", "p_neutral", "p_long")
 MAX_POINTS_PER_TRACE = 4000
 MIN_BIN_ROWS = 20  # reliability bins with fewer rows are too noisy to draw

@@ -29,7 +29,7 @@ from mlfactory.models.base import Dataset, ModelParams
 from mlfactory.models.config import categorical_dim, float_dim
 from mlfactory.models.ensemble._base import StackedModel, latest_slice
 from mlfactory.models.registry import register
-from mlfactory.models.tabular._base import ClassWeight, ValArrays, dump_skops, load_skops
+from mlfactory.models.tabular._base import ClassWeight, ValArrays, dump_skops, limit_threads, load_skops
 
 MODEL_FILE = "model.skops"
 TRUSTED_TYPES = (
@@ -83,7 +83,6 @@ class CalibratedMetaModel(StackedModel):
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-        from threadpoolctl import threadpool_limits
 
         p = self.params
         ts, val_ts = self._spans_source
@@ -106,7 +105,7 @@ class CalibratedMetaModel(StackedModel):
         logistic = make_pipeline(
             StandardScaler(), LogisticRegression(C=p.C, max_iter=p.max_iter, random_state=self.seed)
         )
-        with threadpool_limits(limits=self.threads):
+        with limit_threads(self.threads):
             logistic.fit(x[fit_rows], y[fit_rows], logisticregression__sample_weight=w[fit_rows])
             raw = self._raw(logistic, cx)
             calibrators: list[Any] = []
@@ -134,9 +133,7 @@ class CalibratedMetaModel(StackedModel):
         return out
 
     def _predict_arrays(self, x: np.ndarray) -> np.ndarray:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=self.threads):
+        with limit_threads(self.threads):
             raw = self._raw(self.logistic_, x)
             out = raw.copy()
             for c, cal in enumerate(self.calibrators_):

@@ -24,7 +24,7 @@ from mlfactory.models.base import ModelParams
 from mlfactory.models.config import categorical_dim, float_dim, int_dim
 from mlfactory.models.ensemble._base import StackedModel, latest_slice, weighted_log_loss
 from mlfactory.models.registry import register
-from mlfactory.models.tabular._base import ClassWeight, ValArrays, dump_skops, load_skops
+from mlfactory.models.tabular._base import ClassWeight, ValArrays, dump_skops, limit_threads, load_skops
 
 MODEL_FILE = "model.skops"
 TRUSTED_TYPES = (
@@ -105,12 +105,11 @@ class MlpMetaModel(StackedModel):
 
     def _fit_arrays(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, val: ValArrays | None) -> None:
         from sklearn.preprocessing import StandardScaler
-        from threadpoolctl import threadpool_limits
 
         scaler = StandardScaler().fit(x)
         xs = scaler.transform(x)
         epochs = self.params.max_epochs
-        with threadpool_limits(limits=self.threads):
+        with limit_threads(self.threads):
             if val is not None:
                 self.stopped_on_ = "val"
                 net = self._train(xs, y, w, (scaler.transform(val[0]), val[1], val[2]), epochs)
@@ -124,9 +123,7 @@ class MlpMetaModel(StackedModel):
         self.scaler_, self.network_ = scaler, net
 
     def _predict_arrays(self, x: np.ndarray) -> np.ndarray:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=self.threads):
+        with limit_threads(self.threads):
             return self.network_.predict_proba(self.scaler_.transform(x))
 
     def _save_native(self, directory: Path) -> list[str]:

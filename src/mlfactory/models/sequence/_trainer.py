@@ -68,8 +68,9 @@ def torch_runtime(n_jobs: int, seed: int | None = None, device: torch.device | N
     """
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
-    if resolve_threads(n_jobs) != threads:  # resizing the pool is not free: a live predict calls this per bar
-        torch.set_num_threads(resolve_threads(n_jobs))
+    wanted = resolve_threads(n_jobs)
+    if wanted != threads:  # resizing the pool is not free: a live predict calls this per bar
+        torch.set_num_threads(wanted)
     cuda = device is not None and device.type == "cuda"
     try:
         if seed is None:
@@ -306,8 +307,11 @@ def predict_softmax(
     """``(n, 3)`` softmax probabilities, in the view's order."""
     autocast, _ = _autocast(device, amp)
     first = next(module.parameters(), None)
-    if first is None or first.device != device:  # moving a module walks every tensor: only when needed
-        module.to(device)
+    on_device = first is not None and first.device.type == device.type
+    if not on_device or (device.index is not None and first.device.index != device.index):
+        module.to(
+            device
+        )  # moving a module walks every tensor: only when it is elsewhere ("cuda" is cuda:0's type)
     if module.training:
         module.eval()
     out = np.empty((len(data), 3), dtype=np.float64)
